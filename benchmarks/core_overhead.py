@@ -1,0 +1,230 @@
+"""What ResT's core adds on top of a plain clipped policy loss.
+
+Two measurements, printed as markdown tables (paste them into benchmarks/README.md):
+
+1. **Tagging throughput** — completions of about 512 tokens labelled per second on ONE core, with the
+   offsets given (what the trainer does per rollout) and including the offset computation from token ids.
+   Goal: >= 5,000 completions/s for labelling.
+2. **Loss-path overhead at Qwen3's vocabulary (151,936)** — forward + backward through the LM head,
+   log-probs and the clipped loss, on hidden states of shape [B, T, H]:
+   * ``plain``: chunked log-probs of the sampled tokens + plain (uniform-weight) clipped loss;
+   * ``rest``: the same, plus the entropies, region labels (from text and offsets), the entropy-informed
+     token weights and the weighted loss.
+   Each variant runs in its own fresh subprocess so that its peak resident memory (ru_maxrss) is its own.
+   Goal: ResT adds <= 5% time and <= 2% peak memory. The model trunk is not included: at real scale it
+   dominates the step, so the ratio measured here is an upper bound on ResT's share of a training step.
+
+Run:  .venv/bin/python benchmarks/core_overhead.py            (about a minute on 2 cores)
+      .venv/bin/python benchmarks/core_overhead.py --quick    (smaller shapes, a smoke run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+QWEN3_VOCAB = 151_936
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Completions that look like real ToolRL-format rollouts (~512 tokens each)
+# ----------------------------------------------------------------------------------------------------------------
+def make_completions(n: int, seed: int = 0) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    words = (
+        "the user wants to know check whether first I need call tool with parameters because city date amount "
+        "then compare results before answering maybe also convert units value should be integer string 🙂 é"
+    ).split()
+    tools = ["get_weather", "convert_currency", "book_flight", "search_hotels", "send_message", "create_event"]
+    out = []
+    for _ in range(n):
+        think = " ".join(rng.choice(words) for _ in range(rng.randint(260, 320)))
+        calls = []
+        for _ in range(rng.randint(1, 3)):
+            args = {
+                "city": rng.choice(["Paris", "São Paulo", "Tokyo", "New \"York\""]),
+                "days": rng.randint(1, 14),
+                "units": rng.choice(["metric", "imperial"]),
+                "flags": {"verbose": rng.random() < 0.5, "tags": ["a", "b{c}"]},
+            }
+            calls.append(json.dumps({"name": rng.choice(tools), "parameters": args}, ensure_ascii=False))
+        body = "\n".join(calls)
+        resp = " ".join(rng.choice(words) for _ in range(rng.randint(10, 30)))
+        out.append(f"<think> {think} </think>\n<tool_call>\n{body}\n</tool_call>\n<response> {resp} </response>")
+    return out
+
+
+def bench_tagging(n: int, repeats: int) -> dict:
+    import torch
+
+    from rest_rl.core.offsets import token_char_offsets
+    from rest_rl.core.regions import label_tokens
+    from rest_rl.models.tokenizer import build_bpe_tokenizer
+
+    torch.set_num_threads(1)
+    tok = build_bpe_tokenizer()
+    texts = make_completions(n)
+    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    decoded = [token_char_offsets(tok, x) for x in ids]
+    n_tokens = statistics.mean(len(x) for x in ids)
+
+    def best_rate(fn) -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        return n / best
+
+    label_rate = best_rate(lambda: [label_tokens(text, offs) for text, offs in decoded])
+    full_rate = best_rate(lambda: [label_tokens(*token_char_offsets(tok, x)) for x in ids])
+    return {"completions": n, "mean_tokens": n_tokens, "label_per_s": label_rate, "offsets_and_label_per_s": full_rate}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Loss path at Qwen3's vocabulary, one variant per subprocess
+# ----------------------------------------------------------------------------------------------------------------
+def run_variant(variant: str, batch: int, seq: int, hidden: int, vocab: int, iters: int, chunk: int) -> dict:
+    import torch
+
+    from rest_rl.core.advantages import grpo_advantages
+    from rest_rl.core.entropy import chunked_logprobs_and_entropy
+    from rest_rl.core.loss import clipped_policy_loss
+    from rest_rl.core.offsets import token_char_offsets
+    from rest_rl.core.regions import label_batch
+    from rest_rl.core.weights import WeightConfig, token_weights
+    from rest_rl.models.tokenizer import build_bpe_tokenizer
+
+    torch.manual_seed(0)
+    tok = build_bpe_tokenizer()
+    # Real completions give the region labels; their token ids are re-mapped into the big vocabulary.
+    texts = make_completions(batch, seed=1)
+    id_lists = [tok(t, add_special_tokens=False)["input_ids"][:seq] for t in texts]
+    decoded = [token_char_offsets(tok, x) for x in id_lists]
+    labels = torch.zeros(batch, seq, dtype=torch.long)
+    mask = torch.zeros(batch, seq, dtype=torch.bool)
+    for i, x in enumerate(id_lists):
+        labels[i, : len(x)] = torch.tensor(x) * 97 % vocab
+        mask[i, : len(x)] = True
+    head = torch.randn(vocab, hidden) * 0.02
+    head.requires_grad_(True)
+    h0 = torch.randn(batch, seq, hidden)
+    rewards = torch.randn(batch)
+    adv = grpo_advantages(rewards, group_size=batch)
+    cfg = WeightConfig(scheme="entropy")
+
+    base_rss_kb = _current_rss_kb()
+    times = []
+    for it in range(iters + 1):
+        h = h0.clone().requires_grad_(True)
+        t0 = time.perf_counter()
+        if variant == "plain":
+            logp, _ = chunked_logprobs_and_entropy(h, head, labels, chunk_size=chunk, compute_entropy=False)
+            out = clipped_policy_loss(logp, logp.detach(), adv, mask, aggregation="seq-mean-token-mean")
+        else:
+            logp, ent = chunked_logprobs_and_entropy(h, head, labels, chunk_size=chunk, compute_entropy=True)
+            regions = label_batch([d[0] for d in decoded], [d[1] for d in decoded], max_len=seq)
+            w = token_weights(regions, mask, cfg, entropy=ent.detach(), progress=it / max(1, iters)).weights
+            out = clipped_policy_loss(logp, logp.detach(), adv, mask, w, aggregation="seq-mean-token-mean")
+        out.loss.backward()
+        dt = time.perf_counter() - t0
+        head.grad = None
+        if it > 0:  # the first iteration warms up allocators and kernels
+            times.append(dt)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "variant": variant,
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "peak_rss_mb": peak_kb / 1024,
+        "peak_over_start_mb": (peak_kb - base_rss_kb) / 1024,
+    }
+
+
+def _current_rss_kb() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bench_loss(args: argparse.Namespace) -> list[dict]:
+    results = []
+    # Alternate plain / rest so that machine noise hits both alike.
+    for rep in range(args.rounds):
+        for variant in ("plain", "rest"):
+            cmd = [
+                sys.executable, __file__, "--child", variant, "--batch", str(args.batch), "--seq", str(args.seq),
+                "--hidden", str(args.hidden), "--vocab", str(args.vocab), "--iters", str(args.iters),
+                "--chunk", str(args.chunk),
+            ]
+            res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            results.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq", type=int, default=512)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--vocab", type=int, default=QWEN3_VOCAB)
+    p.add_argument("--iters", type=int, default=3)
+    p.add_argument("--chunk", type=int, default=1024)
+    p.add_argument("--rounds", type=int, default=2, help="alternating plain/rest subprocess pairs")
+    p.add_argument("--tag-n", type=int, default=2000, help="completions for the tagging benchmark")
+    p.add_argument("--child", choices=["plain", "rest"], help=argparse.SUPPRESS)
+    args = p.parse_args()
+
+    if args.child:
+        os.environ.setdefault("OMP_NUM_THREADS", "2")
+        r = run_variant(args.child, args.batch, args.seq, args.hidden, args.vocab, args.iters, args.chunk)
+        print(json.dumps(r))
+        return
+
+    if args.quick:
+        args.batch, args.seq, args.iters, args.rounds, args.tag_n = 2, 128, 2, 1, 200
+
+    print(f"# core_overhead — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"python {platform.python_version()}")
+    tag = bench_tagging(args.tag_n, repeats=3)
+    print("\n## Tagging (one core)\n")
+    print("| completions | mean tokens | label_tokens (given offsets) /s | offsets + labels /s | goal |")
+    print("|---:|---:|---:|---:|---|")
+    print(f"| {tag['completions']} | {tag['mean_tokens']:.0f} | {tag['label_per_s']:,.0f} | "
+          f"{tag['offsets_and_label_per_s']:,.0f} | >= 5,000/s labels |")
+
+    res = bench_loss(args)
+    by = {v: [r for r in res if r["variant"] == v] for v in ("plain", "rest")}
+    t_plain = statistics.median(r["median_s"] for r in by["plain"])
+    t_rest = statistics.median(r["median_s"] for r in by["rest"])
+    m_plain = max(r["peak_rss_mb"] for r in by["plain"])
+    m_rest = max(r["peak_rss_mb"] for r in by["rest"])
+    print(f"\n## Loss path: B={args.batch}, T={args.seq}, H={args.hidden}, V={args.vocab:,}, chunk={args.chunk}, "
+          f"{args.iters} timed iterations x {args.rounds} alternating rounds, torch threads=2\n")
+    print("| variant | time / step (s) | peak RSS (MB) | peak over start (MB) |")
+    print("|---|---:|---:|---:|")
+    for v in ("plain", "rest"):
+        t = statistics.median(r["median_s"] for r in by[v])
+        m = max(r["peak_rss_mb"] for r in by[v])
+        d = max(r["peak_over_start_mb"] for r in by[v])
+        print(f"| {v} | {t:.3f} | {m:,.0f} | {d:,.0f} |")
+    print(f"| **ResT / plain** | **{t_rest / t_plain:.3f}x** (goal <= 1.05x) | **{m_rest / m_plain:.3f}x** "
+          f"(goal <= 1.02x) | |")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    main()

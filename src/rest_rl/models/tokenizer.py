@@ -1,0 +1,201 @@
+"""A small, real byte-level BPE tokenizer trained locally in about a second.
+
+Tests, benchmarks and the demo need a tokenizer that behaves like the ones of real chat models
+(byte-level BPE as in GPT-2 / Qwen, digits split one by one, ChatML special tokens, the tool-use tags
+either as single added tokens or as ordinary text) without downloading anything. The built-in
+training corpus is generated deterministically from a fixed seed, so the same call always yields the
+same vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator
+
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+__all__ = [
+    "DEFAULT_CHAT_TEMPLATE",
+    "EOS_TOKEN",
+    "SPECIAL_TOKENS",
+    "TAG_TOKENS",
+    "build_bpe_tokenizer",
+    "default_corpus",
+]
+
+EOS_TOKEN = "<|endoftext|>"
+"""End-of-sequence and padding token (special: dropped by ``decode(skip_special_tokens=True)``)."""
+
+SPECIAL_TOKENS: tuple[str, ...] = (EOS_TOKEN, "<|im_start|>", "<|im_end|>")
+"""Special tokens of the tokenizer, in id order (ids 0, 1, 2)."""
+
+TAG_TOKENS: tuple[str, ...] = (
+    "<think>",
+    "</think>",
+    "<tool_call>",
+    "</tool_call>",
+    "<response>",
+    "</response>",
+)
+"""The tool-use tags; single non-special added tokens when ``tags_as_tokens=True``."""
+
+DEFAULT_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+"""A minimal ChatML template (the layout Qwen models use), set when no template is given."""
+
+_CORPUS_SEED = 20250926
+_CORPUS_SIZE = 400
+
+_TOOLS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("get_weather", ("city", "unit", "days")),
+    ("search_flights", ("origin", "destination", "date", "passengers")),
+    ("Search Managers", ("name",)),
+    ("convert_currency", ("amount", "from", "to")),
+    ("send_email", ("to", "subject", "body")),
+    ("calculate_bmi", ("weight_kg", "height_m")),
+    ("translate_text", ("text", "target_language")),
+    ("get_stock_price", ("symbol", "exchange")),
+    ("book_restaurant", ("restaurant", "time", "party_size", "options")),
+    ("list_files", ("path", "recursive")),
+)
+
+_WORDS: tuple[str, ...] = (
+    "Paris", "Berlin", "Tokyo", "São Paulo", "Zürich", "北京", "東京", "Москва", "Kraków", "Αθήνα",
+    "celsius", "fahrenheit", "tomorrow", "report", "meeting", "café", "naïve", "résumé", "🙂", "🚀",
+    "USD", "EUR", "JPY", "AAPL", "NASDAQ", "/home/user/docs", "hello world", "Alex Ferguson",
+    "support@techhelp.org", "2024-05-17", "vegetarian", "window seat", "Español", "中文",
+)
+
+_THOUGHTS: tuple[str, ...] = (
+    "The user wants {x}. Let me check which tool fits best.",
+    "I need to call {t} with the right parameters; the user gave {x} directly.",
+    "Okay, the request is about {x}. The tool {t} requires a few arguments.",
+    "First, confirm the parameters: {x} is given, so no default is needed.",
+    "There is no tool for this, so I should answer the user directly about {x}.",
+    "Let me think step by step: the user mentioned {x}, which matches {t}.",
+)
+
+_RESPONSES: tuple[str, ...] = (
+    "Here is what I found about {x}.",
+    "I have called the tool; the result for {x} will follow shortly.",
+    "Sorry, I cannot help with {x} without more details.",
+    "Done! {x} is booked for you 🙂",
+)
+
+
+def _random_value(rng: random.Random) -> object:
+    kind = rng.randrange(6)
+    if kind == 0:
+        return rng.randrange(0, 10_000)
+    if kind == 1:
+        return round(rng.uniform(-100.0, 100.0), rng.randrange(1, 4))
+    if kind == 2:
+        return rng.choice((True, False, None))
+    if kind == 3:
+        return [rng.choice(_WORDS) for _ in range(rng.randrange(1, 4))]
+    if kind == 4:
+        return {"kind": rng.choice(_WORDS), "n": rng.randrange(100)}
+    return rng.choice(_WORDS)
+
+
+def _random_call(rng: random.Random, args_key: str) -> dict[str, object]:
+    name, params = rng.choice(_TOOLS)
+    chosen = [p for p in params if rng.random() < 0.7]
+    return {"name": name, args_key: {p: _random_value(rng) for p in chosen}}
+
+
+def _random_example(rng: random.Random) -> str:
+    name = rng.choice(_TOOLS)[0]
+    word = rng.choice(_WORDS)
+    thought = " ".join(
+        rng.choice(_THOUGHTS).format(x=rng.choice(_WORDS), t=name) for _ in range(rng.randrange(1, 4))
+    )
+    response = rng.choice(_RESPONSES).format(x=word)
+    dump = lambda obj: json.dumps(obj, ensure_ascii=rng.random() < 0.2)  # noqa: E731
+    if rng.random() < 0.6:  # ToolRL format: one block, one JSON call per line
+        parts = [f"<think> {thought} </think>"]
+        if rng.random() < 0.8:
+            calls = [_random_call(rng, "parameters") for _ in range(rng.randrange(1, 4))]
+            parts.append("<tool_call>\n" + "\n".join(dump(c) for c in calls) + "\n</tool_call>")
+        if len(parts) == 1 or rng.random() < 0.3:
+            parts.append(f"<response> {response} </response>")
+        return "\n".join(parts)
+    # Qwen3 / Hermes format: one block per call, optional reasoning and free text around.
+    parts = []
+    if rng.random() < 0.5:
+        parts.append(f"<think>\n{thought}\n</think>\n")
+    for _ in range(rng.randrange(1, 3)):
+        parts.append("<tool_call>\n" + dump(_random_call(rng, "arguments")) + "\n</tool_call>")
+    if rng.random() < 0.3:
+        parts.append(response)
+    return "\n".join(parts)
+
+
+def default_corpus(size: int = _CORPUS_SIZE, seed: int = _CORPUS_SEED) -> list[str]:
+    """Return ``size`` deterministic tool-use completions (ToolRL and Hermes formats, some unicode)."""
+    rng = random.Random(seed)
+    return [_random_example(rng) for _ in range(size)]
+
+
+def _iter_texts(texts: Iterable[str]) -> Iterator[str]:
+    for text in texts:
+        if isinstance(text, str) and text:
+            yield text
+
+
+def build_bpe_tokenizer(
+    texts: Iterable[str] | None = None,
+    *,
+    vocab_size: int = 1024,
+    tags_as_tokens: bool = True,
+    chat_template: str | None = None,
+) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE tokenizer on ``texts`` and wrap it as a Transformers tokenizer.
+
+    Args:
+        texts: training texts; defaults to :func:`default_corpus` (tool-use completions).
+        vocab_size: target vocabulary size, special and added tokens included.
+        tags_as_tokens: if True, ``<think> </think> <tool_call> </tool_call> <response> </response>``
+            are single added tokens that are *not* special (as in Qwen3, so
+            ``decode(skip_special_tokens=True)`` keeps them); if False they are ordinary text split by BPE.
+        chat_template: Jinja chat template; defaults to :data:`DEFAULT_CHAT_TEMPLATE` (ChatML).
+
+    Returns:
+        A fast tokenizer with ``<|endoftext|>`` as eos and pad token, ``<|im_start|>`` / ``<|im_end|>``
+        as further special tokens, and left padding. The result is deterministic for a given input.
+    """
+    corpus = default_corpus() if texts is None else list(_iter_texts(texts))
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        show_progress=False,
+        special_tokens=[AddedToken(tok, special=True, normalized=False) for tok in SPECIAL_TOKENS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    backend.train_from_iterator(corpus, trainer=trainer)
+    if tags_as_tokens:
+        backend.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAG_TOKENS])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        eos_token=EOS_TOKEN,
+        pad_token=EOS_TOKEN,
+        additional_special_tokens=list(SPECIAL_TOKENS[1:]),
+        padding_side="left",
+        clean_up_tokenization_spaces=False,
+    )
+    tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE if chat_template is None else chat_template
+    return tokenizer
