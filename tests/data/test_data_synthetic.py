@@ -1,0 +1,180 @@
+"""The synthetic tool world: determinism, held-out values, valid golds, knobs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from rest_rl.data import SyntheticConfig, SyntheticWorld, corpus_texts, make_splits, to_prompt_messages
+from rest_rl.data.synthetic import validate_call
+from rest_rl.toolcall.toolrl import parse_toolrl
+
+SMALL = SyntheticConfig(n_train=600, n_validation=100, n_test=200)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return make_splits(SMALL)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return SyntheticWorld(SMALL)
+
+
+def _dump(examples):
+    return [json.dumps(ex.to_dict(), sort_keys=True) for ex in examples]
+
+
+def test_world_has_about_thirty_typed_tools_in_several_domains(world):
+    assert 28 <= len(world.tools) <= 32
+    assert len(world.domains) >= 6
+    types = Counter(p["type"] for t in world.tools for p in t["parameters"]["properties"].values())
+    assert {"string", "integer", "number", "boolean"} <= set(types)
+    assert any("enum" in p for t in world.tools for p in t["parameters"]["properties"].values())
+    assert any(set(t["parameters"]["properties"]) - set(t["parameters"]["required"]) for t in world.tools)
+
+
+def test_same_seed_same_examples_and_other_seed_other_examples(splits):
+    again = make_splits(SMALL)
+    for name in ("train", "validation", "test"):
+        assert _dump(splits[name]) == _dump(again[name])
+    other = make_splits(SyntheticConfig(seed=1, n_train=600, n_validation=100, n_test=200))
+    assert _dump(other["train"]) != _dump(splits["train"])
+    world = SyntheticWorld(SMALL)
+    assert _dump(world.sample(20, "train", seed=3)) == _dump(world.sample(20, "train", seed=3))
+    assert _dump(world.sample(20, "train", seed=3)) != _dump(world.sample(20, "train", seed=4))
+
+
+def test_split_sizes_and_validation_never_repeats_a_train_prompt(splits):
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [600, 100, 200]
+    train_prompts = {json.dumps(to_prompt_messages(ex, style="compact")) for ex in splits["train"]}
+    assert not any(json.dumps(to_prompt_messages(ex, style="compact")) in train_prompts for ex in splits["validation"])
+
+
+def _slot_values(world, example):
+    """(pool, value) of every free slot of the gold calls."""
+    out = []
+    for call in example.gold_calls or []:
+        pools = world.slot_pools(call.name)
+        out += [(pools[k], v) for k, v in call.arguments.items() if k in pools]
+    return out
+
+
+def test_heldout_values_appear_only_in_test(world, splits):
+    heldout = world.heldout_values()
+    assert all(values for values in heldout.values())
+    for name in ("train", "validation"):
+        for ex in splits[name]:
+            for pool, value in _slot_values(world, ex):
+                assert value not in heldout[pool], (name, ex.id, pool, value)
+    test_values = [(p, v) for ex in splits["test"] for p, v in _slot_values(world, ex)]
+    assert test_values and all(v in heldout[p] for p, v in test_values)
+    # held-out cities show up in test prompts and never in any train prompt
+    cities = heldout["city"]
+    train_text = " ".join(ex.messages[0]["content"] for ex in splits["train"])
+    test_text = " ".join(ex.messages[0]["content"] for ex in splits["test"])
+    assert not any(f" {c}" in train_text for c in cities)
+    assert any(f" {c}" in test_text for c in cities)
+
+
+def test_every_gold_renders_parses_back_and_is_valid_against_its_schema(world, splits):
+    for ex in splits["train"] + splits["test"]:
+        text = ex.gold_text("toolrl")
+        parsed = parse_toolrl(text)
+        assert parsed.ok, (ex.id, parsed.problems)
+        assert parsed.calls == list(ex.gold_calls or []), ex.id
+        assert parsed.think == ex.gold_think and parsed.response == ex.gold_response
+        listed = {t["name"]: t for t in ex.tools}
+        for call in ex.gold_calls or []:
+            assert call.name in listed, ex.id  # the needed tool is offered
+            assert validate_call(call, listed[call.name]) == [], ex.id
+            assert validate_call(call, world.tool(call.name)) == []
+
+
+def test_validate_call_reports_schema_violations(world):
+    from rest_rl.toolcall.types import ToolCall
+
+    tool = world.tool("get_weather")
+    assert validate_call(ToolCall("get_weather", {"city": "Paris", "unit": "celsius"}), tool) == []
+    problems = validate_call(ToolCall("get_weather", {"unit": "kelvin", "zip": 1}), tool)
+    assert any("missing required 'city'" in p for p in problems)
+    assert any("not in" in p for p in problems) and any("unknown parameter" in p for p in problems)
+    assert validate_call(ToolCall("book_hotel", {"city": "Rome", "nights": True}), world.tool("book_hotel"))
+
+
+def test_gold_kinds_distractors_and_no_call_answers(splits):
+    kinds = Counter(ex.meta["kind"] for ex in splits["train"])
+    assert {"single", "parallel", "chitchat", "unserved"} <= set(kinds)
+    for ex in splits["train"]:
+        names = [t["name"] for t in ex.tools]
+        needed = {c.name for c in ex.gold_calls or []}
+        assert len(names) == len(set(names)) and len(set(names) - needed) >= 1  # distractors
+        if ex.meta["kind"] == "parallel":
+            assert len(ex.gold_calls) == 2 and ex.gold_response is None
+        if ex.meta["kind"] in ("chitchat", "unserved"):
+            assert ex.gold_calls is None and ex.gold_response
+        if ex.meta["kind"] == "unserved":
+            assert ex.meta["wanted"] not in names  # really no listed tool for it
+    thinks = {ex.gold_think.split(" ")[0] for ex in splits["train"] if ex.meta["kind"] == "single"}
+    assert len(thinks) >= 5  # varied phrasings
+
+
+def test_knobs_are_honoured():
+    only_calls = SyntheticWorld(SyntheticConfig(p_no_call=0.0, p_parallel=0.0, tools_per_prompt=5)).sample(200)
+    assert all(ex.meta["kind"] == "single" and len(ex.tools) == 5 for ex in only_calls)
+    no_calls = SyntheticWorld(SyntheticConfig(p_no_call=1.0, p_chitchat=0.0)).sample(100)
+    assert all(ex.meta["kind"] == "unserved" for ex in no_calls)
+    parallel = SyntheticWorld(SyntheticConfig(p_no_call=0.0, p_parallel=0.5)).sample(1000)
+    share = sum(ex.meta["kind"] == "parallel" for ex in parallel) / 1000
+    assert 0.45 < share < 0.55
+    many = SyntheticWorld(SyntheticConfig(tools_per_prompt=1, min_distractors=3, p_no_call=0.0, p_parallel=0.0)).sample(50)
+    assert all(len(ex.tools) == 4 for ex in many)
+    no_think = SyntheticWorld(SyntheticConfig(with_think=False)).sample(20)
+    assert all(ex.gold_think is None for ex in no_think)
+    weather = SyntheticWorld(SyntheticConfig(domains=("weather", "math")))
+    assert {t["name"] for t in weather.tools} >= {"get_weather", "add_numbers"} and len(weather.tools) == 8
+
+
+def test_difficulty_controls_distractor_domains():
+    def same_domain_share(difficulty):
+        world = SyntheticWorld(SyntheticConfig(difficulty=difficulty, p_no_call=0.0, p_parallel=0.0))
+        domain = {spec["name"]: name for name in world.domains for spec in SyntheticWorld(SyntheticConfig(domains=(name,))).tools}
+        hits = total = 0
+        for ex in world.sample(300):
+            target = domain[ex.gold_calls[0].name]
+            for tool in ex.tools:
+                if tool["name"] != ex.gold_calls[0].name:
+                    total += 1
+                    hits += domain[tool["name"]] == target
+        return hits / total
+
+    easy, medium, hard = (same_domain_share(d) for d in ("easy", "medium", "hard"))
+    assert easy == 0.0 and hard > 0.9 and easy < medium < hard
+
+
+def test_bad_configs_are_rejected():
+    for bad in ({"p_parallel": 1.5}, {"difficulty": "extreme"}, {"heldout_fraction": 0.0}, {"domains": ("cooking",)}):
+        with pytest.raises(ValueError):
+            SyntheticConfig(**bad)
+    with pytest.raises(ValueError, match="split"):
+        SyntheticWorld().sample(1, "dev")
+
+
+def test_prompts_and_completions_are_compact():
+    examples = SyntheticWorld(SyntheticConfig()).sample(300)
+    prompt_chars = [sum(len(m["content"]) for m in to_prompt_messages(ex, style="compact")) for ex in examples]
+    gold_chars = [len(ex.gold_text()) for ex in examples]
+    # ~3 characters per token with a ~1k-vocab BPE: prompts ≲ 150 tokens, completions ≈ 60 tokens
+    assert max(prompt_chars) < 560 and sum(prompt_chars) / len(prompt_chars) < 400
+    assert sum(gold_chars) / len(gold_chars) < 200
+
+
+def test_corpus_texts_cover_prompt_and_gold_without_heldout_values(world):
+    texts = corpus_texts(SMALL, n=200)
+    assert len(texts) == 200
+    assert texts[0].startswith("Tools:\n") and "<think>" in texts[0]
+    joined = "\n".join(texts)
+    assert not any(f" {c}" in joined for c in world.heldout_values()["city"])
