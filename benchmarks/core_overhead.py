@@ -48,7 +48,7 @@ def make_completions(n: int, seed: int = 0) -> list[str]:
     tools = ["get_weather", "convert_currency", "book_flight", "search_hotels", "send_message", "create_event"]
     out = []
     for _ in range(n):
-        think = " ".join(rng.choice(words) for _ in range(rng.randint(260, 320)))
+        think = " ".join(rng.choice(words) for _ in range(rng.randint(125, 155)))
         calls = []
         for _ in range(rng.randint(1, 3)):
             args = {
