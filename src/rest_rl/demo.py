@@ -75,30 +75,6 @@ def prompt_text(tokenizer: Any, example: Any) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def build_tiny_model(tokenizer: Any, hidden: int, layers: int, seed: int) -> torch.nn.Module:
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    torch.manual_seed(seed)
-    config = Qwen3Config(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=3 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=hidden // 4,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
-    model = Qwen3ForCausalLM(config)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
-
-
 # ------------------------------------------------------------------------------------------------------------
 # Supervised warm start and evaluation
 # ------------------------------------------------------------------------------------------------------------
@@ -191,14 +167,17 @@ def rest_step(model, tokenizer, opt, examples: list[Any], cfg: DemoConfig, weigh
 
     # Rewards from the decoded text (special tokens stripped, as TRL does), then group advantages.
     texts, offsets = zip(*(token_char_offsets(tokenizer, ids) for ids in comps))
-    rewards = torch.tensor(
-        [
-            toolrl_reward(text, ex.gold_calls, gold_has_response=ex.gold_response is not None, progress=progress).total
-            for text, ex in zip(texts, (e for e in examples for _ in range(group)))
-        ],
-        dtype=torch.float32,
-    )
+    expanded = [e for e in examples for _ in range(group)]
+    scored = [
+        toolrl_reward(text, ex.gold_calls, gold_has_response=ex.gold_response is not None, progress=progress)
+        for text, ex in zip(texts, expanded)
+    ]
+    rewards = torch.tensor([s.total for s in scored], dtype=torch.float32)
     adv = grpo_advantages(rewards, group_size=group)
+    # Schedule-free rollout metrics: the dynamic reward's ranges widen with progress, so its mean is
+    # not comparable across steps; these are.
+    exact_rate = sum(_exact(t, ex) for t, ex in zip(texts, expanded)) / len(texts)
+    format_rate = sum(bool(s.extra.get("format_ok")) for s in scored) / len(scored)
 
     # Prompt (left-padded) + completion (right-padded), the layout TRL uses.
     width = max(len(c) for c in comps)
@@ -241,6 +220,8 @@ def rest_step(model, tokenizer, opt, examples: list[Any], cfg: DemoConfig, weigh
         "step": step,
         "progress": progress,
         "reward_mean": float(rewards.mean()),
+        "rollout_exact": exact_rate,
+        "rollout_format_ok": format_rate,
         "loss": float(out.loss.detach()),
         "completion_len": float(c_mask.sum(1).float().mean()),
         "regions": region_rows,
@@ -252,7 +233,7 @@ def rest_step(model, tokenizer, opt, examples: list[Any], cfg: DemoConfig, weigh
 # ------------------------------------------------------------------------------------------------------------
 def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     from rest_rl.data.synthetic import SyntheticConfig, SyntheticWorld, corpus_texts, make_splits
-    from rest_rl.models.tokenizer import build_bpe_tokenizer
+    from rest_rl.models import TinyModelConfig, build_bpe_tokenizer, build_tiny_model
 
     t_start = time.perf_counter()
     out_dir = Path(cfg.out_dir)
@@ -275,7 +256,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
     log("[2/5] tokenizer and tiny model (built locally)")
     tokenizer = build_bpe_tokenizer(corpus_texts(world_cfg), vocab_size=1024)
-    model = build_tiny_model(tokenizer, cfg.hidden_size, cfg.layers, cfg.seed)
+    model = build_tiny_model(tokenizer, TinyModelConfig(hidden_size=cfg.hidden_size, num_layers=cfg.layers, seed=cfg.seed))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"      vocab {len(tokenizer)}, {n_params / 1e6:.2f}M parameters")
 
@@ -302,7 +283,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
             fh.write(json.dumps(rec) + "\n")
             if step % 10 == 0 or step == cfg.steps - 1:
                 r = rec["regions"]
-                log(f"  step {step:3d}  reward {rec['reward_mean']:+.2f}  "
+                log(f"  step {step:3d}  reward {rec['reward_mean']:+.2f}  exact {rec['rollout_exact']:.2f}  "
                     f"H(think) {r['THINK']['entropy']:.2f} w {r['THINK']['weight']:.2f}  "
                     f"H(name) {r['TOOL_NAME']['entropy']:.2f} w {r['TOOL_NAME']['weight']:.2f}")
 
@@ -321,6 +302,10 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         f"after {cfg.steps} ResT steps {acc_rl:.3f}")
     log(f"report: {out_dir / 'report.md'}   ({elapsed:.0f} s)")
     return summary
+
+
+def _avg(rows: list[dict[str, Any]], key: str) -> float:
+    return sum(r[key] for r in rows) / max(1, len(rows))
 
 
 def _write_report(out_dir: Path, summary: dict[str, Any], history: list[dict[str, Any]]) -> None:
@@ -348,7 +333,10 @@ def _write_report(out_dir: Path, summary: dict[str, Any], history: list[dict[str
         )
     lines += [
         "",
-        f"Mean reward: {history[0]['reward_mean']:+.2f} (first step) -> {history[-1]['reward_mean']:+.2f} (last step).",
+        "Sampled rollouts (temperature 1), first 5 steps -> last 5 steps: exact-call rate "
+        f"{_avg(history[:5], 'rollout_exact'):.2f} -> {_avg(history[-5:], 'rollout_exact'):.2f}, "
+        f"format-OK rate {_avg(history[:5], 'rollout_format_ok'):.2f} -> {_avg(history[-5:], 'rollout_format_ok'):.2f}.",
+        "(The mean dynamic reward is not comparable across steps: its ranges widen with progress.)",
         f"Wall time: {summary['seconds']:.0f} s. Per-step metrics: `metrics.jsonl`.",
         "",
         "One seed, one run: differences of a few points are within noise (one standard error at 100",
