@@ -82,7 +82,7 @@ def test_config_every_field_has_help() -> None:
 def test_unnamed_region_weights_accepts_mapping_and_fills_defaults() -> None:
     cfg = WeightConfig(unnamed_region_weights={"scaffold": 0.25, int(R.OTHER): 1})
     assert cfg.unnamed_region_weights == (
-        (R.RESPONSE, "entropy"),
+        (R.RESPONSE, 1.0),  # not listed: the neutral default
         (R.SCAFFOLD, 0.25),
         (R.OTHER, 1.0),
     )
@@ -232,7 +232,12 @@ def test_out_of_range_region_codes_count_as_other() -> None:
 @pytest.mark.parametrize("normalizer", ["geometric", "arithmetic"])
 def test_entropy_scheme_low_entropy_regions_get_larger_weights(entropy_map: str, normalizer: str) -> None:
     cfg = WeightConfig(
-        entropy_map=entropy_map, base_normalizer=normalizer, w_min=0.01, w_max=100.0, curriculum=False
+        entropy_map=entropy_map,
+        base_normalizer=normalizer,
+        w_min=0.01,
+        w_max=100.0,
+        curriculum=False,
+        unnamed_region_weights={"RESPONSE": "entropy"},
     )
     h = _mean_entropy(FORMAT=0.05, TOOL_NAME=0.2, ARG_KEY=0.4, ARG_VALUE=0.4, THINK=1.5, RESPONSE=2.5)
     w = region_weights(cfg, mean_entropy=h)
@@ -297,13 +302,35 @@ def test_unnamed_region_rules() -> None:
     w = region_weights(cfg, mean_entropy=h, progress=1.0)
     assert w[R.SCAFFOLD].item() == 0.0
     assert w[R.OTHER].item() == 1.5
-    # RESPONSE follows its entropy base weight, without the curriculum shift THINK gets
-    static = region_weights(WeightConfig(curriculum=False), mean_entropy=h)
+    # with the 'entropy' rule RESPONSE follows its entropy base weight, without the curriculum
+    # shift THINK gets
+    rule = {"RESPONSE": "entropy"}
+    static = region_weights(WeightConfig(curriculum=False, unnamed_region_weights=rule), mean_entropy=h)
+    shifted = region_weights(WeightConfig(unnamed_region_weights=rule), mean_entropy=h, progress=1.0)
+    assert shifted[R.RESPONSE].item() == static[R.RESPONSE].item() == static[R.THINK].item()
+    assert shifted[R.THINK].item() > shifted[R.RESPONSE].item()
+    # by default scaffold/response/other weigh a neutral 1.0: not silently zero, not entropy-driven
     default = region_weights(WeightConfig(), mean_entropy=h, progress=1.0)
-    assert default[R.RESPONSE].item() == static[R.RESPONSE].item() == static[R.THINK].item()
-    assert default[R.THINK].item() > default[R.RESPONSE].item()
-    # under the entropy scheme scaffold/response/other are not silently zero by default
+    for r in (R.RESPONSE, R.SCAFFOLD, R.OTHER):
+        assert default[r].item() == 1.0
     assert torch.all(default > 0)
+
+
+def test_constant_regions_do_not_set_the_scale_of_named_regions() -> None:
+    # near-deterministic scaffolding, many tokens: with the default constant rule it must not drag
+    # the tool name (the paper keeps it high) below the typical token
+    h = _mean_entropy(FORMAT=0.05, TOOL_NAME=0.3, ARG_KEY=0.8, ARG_VALUE=0.8, THINK=1.5, SCAFFOLD=0.01)
+    counts = torch.zeros(NUM_REGIONS, dtype=torch.float64)
+    counts[R.FORMAT], counts[R.TOOL_NAME], counts[R.ARG_KEY], counts[R.ARG_VALUE] = 5, 5, 5, 10
+    counts[R.THINK], counts[R.SCAFFOLD] = 30, 40
+    cfg = WeightConfig(curriculum=False)
+    w = region_weights(cfg, mean_entropy=h, counts=counts)
+    assert w[R.TOOL_NAME].item() > 1.0
+    assert w[R.FORMAT] > w[R.TOOL_NAME] > w[R.ARG_KEY] > w[R.THINK]
+    # the opt-in entropy rule for scaffolding lets it set the scale, which pushes the name down
+    w_ent = region_weights(WeightConfig(curriculum=False, unnamed_region_weights={"SCAFFOLD": "entropy"}),
+                           mean_entropy=h, counts=counts)
+    assert w_ent[R.TOOL_NAME].item() < w[R.TOOL_NAME].item()
 
 
 _h_strategy = st.lists(
@@ -346,9 +373,10 @@ def test_curriculum_monotone_in_progress(
     assert w2[R.ARG_VALUE] >= w1[R.ARG_VALUE] - tol
     assert w2[R.THINK] >= w1[R.THINK] - tol
     assert w2[R.TOOL_NAME] == w1[R.TOOL_NAME]
+    named = [R.FORMAT, R.TOOL_NAME, R.ARG_KEY, R.ARG_VALUE, R.THINK]  # unnamed constants are unclipped
     for w in (w1, w2):
         assert not torch.isnan(w).any()
-        assert torch.all(w >= cfg.w_min - tol) and torch.all(w <= cfg.w_max + tol)
+        assert torch.all(w[named] >= cfg.w_min - tol) and torch.all(w[named] <= cfg.w_max + tol)
 
 
 @settings(max_examples=30, deadline=None)

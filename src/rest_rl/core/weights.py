@@ -27,7 +27,10 @@ Three schemes (``WeightConfig.scheme``):
     * THINK:                ``min(w_max, w_thk + alpha_think * nu)``    (grows)
     * TOOL_NAME:            ``w_name``                                   (constant)
     * RESPONSE / SCAFFOLD / OTHER (the paper names no rule): per ``unnamed_region_weights``,
-      either the entropy-informed base weight (no curriculum) or a constant.
+      either the entropy-informed base weight (no curriculum) or a constant. The default is the
+      constant 1.0 (neutral, as in GRPO). Regions with a constant rule are left out of the scale
+      normaliser: JSON scaffolding is a third of a tool call's tokens and nearly deterministic, and
+      letting it set the scale would push the tool name -- which the paper keeps high -- below 1.
 
 Per-sequence normalisation (all schemes; it is the identity for uniform): positive weights of
 valid tokens are clamped into ``[clamp_min, clamp_max]``, then divided by their mean over the
@@ -105,7 +108,7 @@ UnnamedWeight = str | float
 
 
 def _default_unnamed() -> tuple[tuple[Region, UnnamedWeight], ...]:
-    return tuple((r, "entropy") for r in UNNAMED_REGIONS)
+    return tuple((r, 1.0) for r in UNNAMED_REGIONS)
 
 
 def _as_region(key: object) -> Region:
@@ -222,8 +225,10 @@ class WeightConfig:
             "help": "Entropy scheme only: weight rule for the regions the paper does not name "
             "(RESPONSE, SCAFFOLD, OTHER), as (region, rule) pairs or a mapping; rule is 'entropy' "
             "(entropy-informed base weight, no curriculum) or a non-negative float constant "
-            "(used as-is, not clipped; 0 reproduces the authors' zero). Regions not listed use "
-            "'entropy'. Keys may be Region members, codes or names."
+            "(used as-is, not clipped, and left out of the scale normaliser; 0 reproduces the "
+            "authors' zero). Default: 1.0 for all three (neutral, as in GRPO), so that the many "
+            "near-deterministic JSON-scaffolding tokens do not set the scale of the named regions. "
+            "Regions not listed get 1.0. Keys may be Region members, codes or names."
         },
     )
     # ---- official preset (METHOD.md §3) -------------------------------------------------------
@@ -363,7 +368,7 @@ class WeightConfig:
                 raise ValueError(
                     f"unnamed region rule must be 'entropy' or a float, got {rule!r} for {region.name}"
                 )
-        return tuple((r, rules.get(r, "entropy")) for r in UNNAMED_REGIONS)
+        return tuple((r, rules.get(r, 1.0)) for r in UNNAMED_REGIONS)
 
 
 @dataclass
@@ -494,6 +499,11 @@ def _entropy_region_weights(
     else:  # inv_one_minus_exp; 1 - exp(-h) == -expm1(-h), exact for small h
         f = 1.0 / (-torch.expm1(-h))
 
+    # Regions with a constant rule do not set the scale of the entropy-informed ones.
+    for region, rule in cfg.unnamed_region_weights:
+        if not isinstance(rule, str):
+            n = n.clone() if n is not None else n
+            n[region] = 0.0
     total = n.sum()
     if cfg.base_normalizer == "geometric":
         scale = torch.exp((n * torch.log(f)).sum() / total.clamp_min(1e-300))
