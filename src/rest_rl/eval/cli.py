@@ -1,0 +1,169 @@
+"""The ``eval`` command group: ``rest-rl eval apibank`` and ``rest-rl eval bfcl``.
+
+The main CLI wires it in with ``add_eval_parser(subparsers)``; ``python -m rest_rl.eval.cli eval ...``
+runs it on its own. Every sub-command sets ``func`` (``args.func(args) -> int``). Errors a user can
+fix (a bad path, an unreachable server, a resume mismatch) print one line on stderr and return 2.
+
+    rest-rl eval apibank --model Qwen/Qwen3-1.7B --data-dir ../shared/data/api_bank
+    rest-rl eval apibank --model my-served-model --engine openai --base-url http://localhost:8000/v1
+    rest-rl eval apibank --model ckpt/ --resume runs/eval/apibank-ckpt-20250101-120000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["add_eval_parser", "main"]
+
+_PROG_ERROR = "rest-rl: error: "
+
+
+def _levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(sorted({int(p) for p in text.replace(" ", ",").split(",") if p.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"levels must be numbers among 1,2,3, got {text!r}") from None
+    if not levels or any(k not in (1, 2, 3) for k in levels):
+        raise argparse.ArgumentTypeError(f"levels must be a comma-separated subset of 1,2,3, got {text!r}")
+    return levels
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _cmd_apibank(args: argparse.Namespace) -> int:
+    from rest_rl.data.io import DataError
+    from rest_rl.eval.apibank import ApiBankConfig, run_apibank
+    from rest_rl.eval.engines import EngineError
+    from rest_rl.eval.runs import RunError
+
+    if args.engine == "openai" and not args.base_url:
+        print(_PROG_ERROR + "--engine openai needs --base-url (e.g. http://localhost:8000/v1)", file=sys.stderr)
+        return 2
+    config = ApiBankConfig(
+        model=args.model,
+        engine=args.engine,
+        base_url=args.base_url,
+        data_dir=args.data_dir,
+        levels=args.levels,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        device=args.device,
+        dtype=args.dtype,
+        out_dir=args.out_dir,
+        resume=args.resume,
+    )
+    try:
+        run = run_apibank(config, progress=not args.no_progress)
+    except (DataError, EngineError, RunError, ValueError) as exc:
+        print(_PROG_ERROR + " ".join(str(exc).split()), file=sys.stderr)
+        return 2
+    print(run.table)
+    note = run.scores.subset_note()
+    if note:
+        print(note)
+    print(f"generated {run.generated}, reused {run.reused}; results in {run.run_dir}")
+    return 0
+
+
+def _add_apibank(sub: Any) -> None:
+    p = sub.add_parser(
+        "apibank",
+        help="API-Bank (597 single-step samples, ToolRL protocol): strict and lenient accuracy",
+        description="Evaluate a model on API-Bank as ToolRL/ResT do: greedy decoding of the [system, user] "
+        "prompt, the last <tool_call> block parsed one JSON per line, a sample correct when any call has the "
+        "gold name and parameters (strict: Python equality; lenient: after value normalisation). Writes "
+        "predictions.jsonl, scores.json and report.md into a fresh run directory and prints the table.",
+    )
+    p.add_argument("--model", required=True, help="model directory or hub id (hf, vllm); served model name (openai)")
+    p.add_argument(
+        "--data-dir",
+        help="directory with level-{1,2,3}-api_processed.json (default: download from ToolRL's repository "
+        "into ~/.cache/rest_rl and verify SHA-256)",
+    )
+    p.add_argument("--engine", choices=["hf", "vllm", "openai"], default="hf", help="generation engine (default: hf)")
+    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (engine openai)")
+    p.add_argument(
+        "--limit",
+        type=_positive_int,
+        help="evaluate only the first N samples of each level (the report says it is a subset)",
+    )
+    p.add_argument("--levels", type=_levels, default=(1, 2, 3), help="comma-separated levels (default: 1,2,3)")
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=8, help="prompts per batch (hf), requests in flight (openai); default 8"
+    )
+    p.add_argument("--max-new-tokens", type=_positive_int, default=1024, help="tokens generated per sample (default: 1024)")
+    p.add_argument("--device", default="auto", help="hf engine device: auto, cpu, cuda, cuda:1 ... (default: auto)")
+    p.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
+    p.add_argument("--out-dir", default="runs/eval", help="parent of the fresh run directory (default: runs/eval)")
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="complete an earlier run directory: generate only its missing samples (refused if model or "
+        "decoding settings differ)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_apibank)
+
+
+def _add_bfcl(sub: Any) -> None:
+    try:
+        from rest_rl.eval.bfcl.cli import add_bfcl_parser
+    except ImportError as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        p = sub.add_parser(
+            "bfcl",
+            help="BFCL v3 (not available in this installation)",
+            description="BFCL v3 evaluation (not available in this installation).",
+            add_help=False,
+            prefix_chars="\x00",  # no options: every argument lands in "rest", so any command line reaches the message
+        )
+        p.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+
+        def _unavailable(args: argparse.Namespace) -> int:
+            print(_PROG_ERROR + f"the BFCL evaluation is not available in this installation ({reason})", file=sys.stderr)
+            return 2
+
+        p.set_defaults(func=_unavailable)
+        return
+    add_bfcl_parser(sub)
+
+
+def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``eval`` command (with ``apibank`` and ``bfcl``) to an argparse sub-parsers object."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate a model: API-Bank, BFCL v3",
+        description="Evaluate a model on tool-use benchmarks. Each run writes a fresh directory; --resume "
+        "completes one without ever regenerating a finished sample.",
+    )
+    sub = parser.add_subparsers(dest="eval_command", metavar="BENCHMARK")
+    sub.required = True
+    _add_apibank(sub)
+    _add_bfcl(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``eval ...`` on its own (``python -m rest_rl.eval.cli eval apibank ...``)."""
+    parser = argparse.ArgumentParser(prog="rest-rl", description="rest-rl evaluation commands")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    add_eval_parser(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
