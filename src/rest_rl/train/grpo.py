@@ -1,0 +1,590 @@
+"""ResT on TRL: a thin subclass of ``trl.GRPOTrainer`` that reshapes token-level policy gradients.
+
+Quick start (a tiny local model; any Hugging Face causal LM works the same way)::
+
+    from rest_rl.train import ResTGRPOConfig, ResTGRPOTrainer
+    args = ResTGRPOConfig(output_dir="out", rest_scheme="entropy", max_steps=100,
+                          num_generations=8, max_completion_length=256)
+    trainer = ResTGRPOTrainer(model="Qwen/Qwen3-1.7B", args=args, train_dataset=dataset)
+    trainer.train()          # reward: ToolRL (format + correctness), built from args.reward_*
+
+``dataset`` is :func:`rest_rl.data.to_trl_dataset` output (columns ``prompt``, ``gold_calls``,
+``gold_has_response``, ...). Ablations: :func:`apply_ablation` (``ABLATIONS`` lists them).
+
+How TRL is hooked (three overrides, no copied TRL code, no extra forward pass)
+------------------------------------------------------------------------------
+1. ``_generate_and_score_completions`` (once per *generation* batch): after TRL has generated
+   and scored the rollouts -- with transformers, vLLM server or colocate, a ``rollout_func`` or the
+   tool loop alike -- every completion's regions are labelled from its token ids
+   (:func:`~rest_rl.core.offsets.token_char_offsets` gives each id its exact character span in the
+   decoded text, :func:`~rest_rl.core.regions.label_tokens` labels the text; nothing is
+   re-tokenised) and stored as a ``[B, T]`` tensor under :data:`REGIONS_KEY` in the batch dict.
+   TRL's ``shuffle_sequence_dict`` / ``split_tensor_dict`` permute and slice every ``[B, ...]``
+   tensor of that dict together, so the regions follow their completions into each of the
+   ``steps_per_generation`` micro-batches (and across ``num_iterations`` reuses).
+2. ``_get_per_token_logps_and_entropies``: passes through to TRL. When called from inside
+   ``_compute_loss`` with ``compute_entropy=True`` (TRL's training forward), it takes the per-token
+   entropies TRL just computed, reduces the per-region entropy sums/counts across processes
+   (one all-reduce), builds the token weights with :func:`~rest_rl.core.weights.token_weights`
+   and multiplies them into the advantages of that call's (shallow-copied) inputs.
+3. ``_compute_loss``: hands TRL a shallow copy of the micro-batch (so buffered batches reused by
+   ``num_iterations > 1`` are never modified), lets TRL compute its loss unchanged, and fails
+   loudly if step 2 did not happen (the seam moved in a TRL upgrade).
+
+Why weights can ride on the advantages. For a weight ``w >= 0`` and any ratio ``r`` and clip
+range, ``w * -min(r*A, clip(r)*A) == -min(r*(w*A), clip(r)*(w*A))``; the same holds for TRL's
+``delta`` cap, CISPO (linear in ``A``), SAPO and VESPO (they only look at the sign of ``A``, which
+``w > 0`` keeps; a token with ``w = 0`` contributes 0 either way). So TRL's own loss with
+per-token advantages ``A_i * w_t`` is the ResT-weighted loss, with every TRL feature left intact:
+its aggregation (``loss_type``), gradient-accumulation and ``num_items_in_batch`` normalisers, vLLM
+importance-sampling correction, off-policy mask, top-entropy mask and metrics. Not reweighted: the
+KL penalty (``beta``) and the entropy bonus, which TRL adds after the policy term. TRL's
+``clip_ratio/*`` metrics count a clipped token only where its weight is non-zero.
+
+Aggregation (``rest_aggregation``). ``"loss_type"`` (default) keeps TRL's normaliser for
+``loss_type`` (the paper's formula is ``loss_type="grpo"``, the default of
+:class:`ResTGRPOConfig`). ``"weighted-token-mean"`` is the authors' ``sum(m*w*l) / (sum(m*w) +
+1e-8)`` per micro-batch (divided by the gradient-accumulation steps, like TRL's per-micro-batch
+modes); it is obtained by scaling each row's weights by ``D_i / ((sum(m*w) + 1e-8) * GA)``, where
+``D_i`` is TRL's own denominator for that row under ``loss_type`` -- exact for every loss type.
+
+Dual clip (``rest_dual_clip = c``) is TRL's ``delta``: for ``A < 0``, ``max(min(r, c), clip(r))
+* |A| == min(max(r, clip(r)), c) * |A|`` (verl's dual clip) and for ``A > 0`` the cap never binds
+when ``c > 1 + epsilon_high``, which the config enforces.
+
+Training progress ``nu = state.global_step / state.max_steps`` clamped into [0, 1]
+(:func:`~rest_rl.train.rewards.training_progress`, shared with the reward's dynamic schedule);
+``step = state.global_step`` for the official ramp. Region entropies are those of the current
+micro-batch under the current policy (detached), summed over all processes before the weights are
+built, so every process uses the same region weights.
+
+Metrics (in ``log_history``, TensorBoard, W&B; averaged over the logging interval), per region
+name ``R`` of :class:`~rest_rl.core.regions.Region`: ``rest/share/R`` (share of valid tokens),
+``rest/entropy/R`` (mean entropy), ``rest/weight/R`` (mean token weight after normalisation) --
+the last two only for regions present in the micro-batch -- plus ``rest/progress``,
+``rest/fallback_frac`` (share of completions whose weights were all zero and fell back to uniform),
+``rest/clip_frac_weighted`` (share of the weight mass on clipped tokens) and, with a dual clip,
+``rest/dual_clip_frac``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from trl import GRPOConfig, GRPOTrainer
+
+from rest_rl.core.loss import WEIGHTED_MEAN_EPS
+from rest_rl.core.offsets import token_char_offsets
+from rest_rl.core.regions import NUM_REGIONS, Region, label_tokens
+from rest_rl.core.weights import WeightConfig, region_entropy_stats, token_weights
+from rest_rl.rewards import RewardConfig
+
+from .rewards import make_reward_funcs, training_progress
+
+__all__ = [
+    "ABLATIONS",
+    "REGIONS_KEY",
+    "REST_AGGREGATIONS",
+    "ResTGRPOConfig",
+    "ResTGRPOTrainer",
+    "apply_ablation",
+]
+
+logger = logging.getLogger(__name__)
+
+REGIONS_KEY = "rest_regions"
+"""Key of the ``[B, T]`` region-code tensor in TRL's batch dict (codes of :class:`Region`)."""
+
+REST_AGGREGATIONS: tuple[str, ...] = ("loss_type", "weighted-token-mean")
+"""``rest_aggregation`` values: follow TRL's ``loss_type``, or the ResT authors' weighted token mean."""
+
+# TRL loss types whose per-row denominator is known (needed by the weighted-token-mean rescaling).
+_KNOWN_LOSS_TYPES = ("grpo", "sapo", "bnpo", "dr_grpo", "dapo", "cispo", "vespo", "luspo")
+
+
+def _help(cls: type, name: str) -> str:
+    """The help text of a core config field (``%`` escaped for argparse)."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}[name].replace("%", "%%")
+
+
+def _default(cls: type, name: str) -> Any:
+    return {f.name: f.default for f in dataclasses.fields(cls)}[name]
+
+
+def _wfield(name: str) -> Any:
+    """A ``rest_<name>`` field mirroring :class:`WeightConfig` (same default, same help)."""
+    return field(default=_default(WeightConfig, name), metadata={"help": f"[ResT weights] {_help(WeightConfig, name)}"})
+
+
+def _rfield(name: str) -> Any:
+    """A ``reward_<name>`` field mirroring :class:`RewardConfig` (same default, same help)."""
+    return field(default=_default(RewardConfig, name), metadata={"help": f"[ResT reward] {_help(RewardConfig, name)}"})
+
+
+def _parse_unnamed(spec: Any) -> Any:
+    """``rest_unnamed_region_weights`` as WeightConfig accepts it; strings are JSON or ``R=v,R=v``."""
+    if spec is None or isinstance(spec, dict):
+        return spec
+    if isinstance(spec, str):
+        text = spec.strip()
+        if not text:
+            return None
+        if text.startswith("{"):
+            return json.loads(text)
+        out: dict[str, Any] = {}
+        for item in text.split(","):
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"rest_unnamed_region_weights: expected REGION=value, got {item!r}")
+            value = value.strip()
+            try:
+                out[key.strip()] = float(value)
+            except ValueError:
+                out[key.strip()] = value
+        return out
+    return spec
+
+
+@dataclass
+class ResTGRPOConfig(GRPOConfig):
+    """``trl.GRPOConfig`` plus the ResT knobs: token weights (``rest_*``) and the reward (``reward_*``).
+
+    Every ``rest_<x>`` field mirrors ``WeightConfig.<x>`` (:mod:`rest_rl.core.weights`) and every
+    ``reward_<x>`` field mirrors ``RewardConfig.<x>`` (:mod:`rest_rl.rewards`): same default, same
+    help; :meth:`to_weight_config` / :meth:`to_reward_config` build them. Three fields are ResT's
+    own: ``rest_aggregation``, ``rest_dual_clip`` and ``rest_log_region_metrics``.
+
+    One default differs from ``GRPOConfig``: ``loss_type="grpo"`` (per-sequence token mean, the
+    paper's ``-(1/G) sum_i sum_t w_t/T_i ...``; TRL's default is ``"dapo"``). TRL's other defaults
+    are kept, including those meant for GPU runs (``bf16=True``, ``gradient_checkpointing=True``,
+    ``learning_rate=1e-6``, ``max_completion_length=512``): set them for a CPU or tiny-model run.
+    """
+
+    _VALID_DICT_FIELDS = GRPOConfig._VALID_DICT_FIELDS + ["rest_unnamed_region_weights"]
+
+    loss_type: str = field(
+        default="grpo",
+        metadata={
+            "help": "TRL loss formulation (see trl.GRPOConfig): 'grpo' (default here: the ResT paper's per-sequence "
+            "token mean), 'dapo', 'dr_grpo', 'bnpo', 'cispo', 'sapo', 'luspo', 'vespo'. ResT weights apply to all."
+        },
+    )
+
+    # ---- token weights: rest_<WeightConfig field> ----------------------------------------------
+    rest_scheme: str = _wfield("scheme")
+    rest_entropy_map: str = _wfield("entropy_map")
+    rest_entropy_eps: float = _wfield("entropy_eps")
+    rest_base_normalizer: str = _wfield("base_normalizer")
+    rest_alpha_format: float = _wfield("alpha_format")
+    rest_alpha_params: float = _wfield("alpha_params")
+    rest_alpha_think: float = _wfield("alpha_think")
+    rest_w_min: float = _wfield("w_min")
+    rest_w_max: float = _wfield("w_max")
+    rest_curriculum: bool = _wfield("curriculum")
+    rest_think_weight_zero: bool = _wfield("think_weight_zero")
+    rest_merge_parameters: bool = _wfield("merge_parameters")
+    rest_unnamed_region_weights: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "[ResT weights] Entropy scheme: weight rule of the regions the paper does not name "
+            "(RESPONSE, SCAFFOLD, OTHER): a dict or JSON object, or 'REGION=rule,...', rule = 'entropy' or a "
+            "constant >= 0. None = WeightConfig's default. " + _help(WeightConfig, "unnamed_region_weights")
+        },
+    )
+    rest_official_format_weight: float = _wfield("official_format_weight")
+    rest_official_tool_name_weight: float = _wfield("official_tool_name_weight")
+    rest_official_args_start: float = _wfield("official_args_start")
+    rest_official_args_slope: float = _wfield("official_args_slope")
+    rest_official_args_max: float = _wfield("official_args_max")
+    rest_official_think_start: float = _wfield("official_think_start")
+    rest_official_think_slope: float = _wfield("official_think_slope")
+    rest_official_think_max: float = _wfield("official_think_max")
+    rest_official_other_weight: float = _wfield("official_other_weight")
+    rest_official_zero_fallback: bool = _wfield("official_zero_fallback")
+    rest_clamp_min: float = _wfield("clamp_min")
+    rest_clamp_max: float = _wfield("clamp_max")
+    rest_norm_eps: float = _wfield("norm_eps")
+
+    # ---- loss -------------------------------------------------------------------------------
+    rest_aggregation: str = field(
+        default="loss_type",
+        metadata={
+            "help": "[ResT loss] How weighted per-token losses are reduced: 'loss_type' (TRL's normaliser for "
+            "loss_type, with its gradient-accumulation and num_items_in_batch handling) or 'weighted-token-mean' "
+            "(the ResT authors' sum(m*w*l) / (sum(m*w) + 1e-8) per micro-batch, divided by the accumulation steps)."
+        },
+    )
+    rest_dual_clip: float | None = field(
+        default=None,
+        metadata={
+            "help": "[ResT loss] Dual-clip constant c (verl; the ResT authors use 3): for negative advantages the "
+            "loss is capped at c*|A|. Implemented as TRL's `delta` (identical when c > 1 + epsilon_high, which is "
+            "required); setting both to different values is an error. None = off."
+        },
+    )
+    rest_log_region_metrics: bool = field(
+        default=True,
+        metadata={
+            "help": "[ResT] Log per-region token share, mean entropy and mean weight (rest/share/R, rest/entropy/R, "
+            "rest/weight/R), progress, fallback and weighted clip fractions every step."
+        },
+    )
+
+    # ---- reward: reward_<RewardConfig field> --------------------------------------------------
+    reward_format_check: str = _rfield("format_check")
+    reward_schedule: str = _rfield("schedule")
+    reward_dynamic_horizon: float = _rfield("dynamic_horizon")
+    reward_variant: str = _rfield("variant")
+    reward_two_stage_switch: float = _rfield("two_stage_switch")
+    reward_length_target_words: int = _rfield("length_target_words")
+    reward_length_weight: float = _rfield("length_weight")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.validate_rest()
+
+    def validate_rest(self) -> None:
+        """Check the ResT fields (and apply ``rest_dual_clip`` to ``delta``); raises ``ValueError``.
+
+        Called by ``__post_init__``; call it again after changing fields by hand, as
+        :func:`apply_ablation` does.
+        """
+        if self.rest_aggregation not in REST_AGGREGATIONS:
+            raise ValueError(f"rest_aggregation must be one of {REST_AGGREGATIONS}, got {self.rest_aggregation!r}")
+        if self.rest_aggregation == "weighted-token-mean" and self.loss_type not in _KNOWN_LOSS_TYPES:
+            raise ValueError(
+                f"rest_aggregation='weighted-token-mean' needs a loss_type among {_KNOWN_LOSS_TYPES}, "
+                f"got {self.loss_type!r}"
+            )
+        if self.rest_dual_clip is not None:
+            c = float(self.rest_dual_clip)
+            eps_high = self.epsilon_high if self.epsilon_high is not None else self.epsilon
+            if not (math.isfinite(c) and c > 1.0 + eps_high):
+                raise ValueError(f"rest_dual_clip must be a number > 1 + epsilon_high = {1.0 + eps_high}, got {c}")
+            if self.delta is not None and float(self.delta) != c:
+                raise ValueError(
+                    f"rest_dual_clip={c} and delta={self.delta} disagree: the dual clip is implemented as TRL's delta"
+                )
+            self.delta = c
+        self.to_weight_config()
+        self.to_reward_config()
+
+    def to_weight_config(self) -> WeightConfig:
+        """The :class:`~rest_rl.core.weights.WeightConfig` of the ``rest_*`` fields (validated)."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(WeightConfig):
+            value = getattr(self, f"rest_{f.name}")
+            if f.name == "unnamed_region_weights":
+                value = _parse_unnamed(value)
+                if value is None:
+                    continue
+            values[f.name] = value
+        return WeightConfig(**values)
+
+    def to_reward_config(self) -> RewardConfig:
+        """The :class:`~rest_rl.rewards.RewardConfig` of the ``reward_*`` fields (validated)."""
+        return RewardConfig(**{f.name: getattr(self, f"reward_{f.name}") for f in dataclasses.fields(RewardConfig)})
+
+
+ABLATIONS: dict[str, str] = {
+    "no_curriculum": "Static entropy-informed weights: rest_curriculum=False (paper ablation 'w/o curriculum').",
+    "no_reasoning_gradient": "THINK tokens weigh 0 in every scheme: rest_think_weight_zero=True "
+    "(paper ablation 'w/o CoT gradient').",
+    "no_dynamic_reward": "Static ToolRL reward scales (format {0, 1}, correctness [-3, 3]): reward_schedule='static' "
+    "(paper ablation 'w/o dynamic reward').",
+    "uniform": "Plain GRPO: rest_scheme='uniform' (every token weighs 1; loss_type and reward unchanged), "
+    "bit-for-bit TRL's loss.",
+    "dr_grpo": "The Dr.GRPO baseline: uniform weights, loss_type='dr_grpo' (constant max_completion_length "
+    "normaliser), scale_rewards='none' (no std normalisation).",
+    "official": "The authors' public code (bugs fixed): rest_scheme='official' (constant + step-ramp weights, "
+    "no entropy), rest_aggregation='weighted-token-mean', rest_dual_clip=3 (delta=3), epsilon=0.2 both sides, "
+    "beta=0, scale_rewards='group'.",
+}
+"""Ablation presets of :func:`apply_ablation`: name -> what it changes."""
+
+
+def apply_ablation(config: ResTGRPOConfig, name: str) -> ResTGRPOConfig:
+    """Apply the ablation preset ``name`` (a key of :data:`ABLATIONS`) to ``config`` in place.
+
+    Returns ``config`` (re-validated). Presets change only the fields listed in :data:`ABLATIONS`,
+    so they compose (e.g. ``official`` then ``no_dynamic_reward``).
+    """
+    if name not in ABLATIONS:
+        raise ValueError(f"unknown ablation {name!r}; expected one of {sorted(ABLATIONS)}")
+    if name == "no_curriculum":
+        config.rest_curriculum = False
+    elif name == "no_reasoning_gradient":
+        config.rest_think_weight_zero = True
+    elif name == "no_dynamic_reward":
+        config.reward_schedule = "static"
+    elif name == "uniform":
+        config.rest_scheme = "uniform"
+    elif name == "dr_grpo":
+        config.rest_scheme = "uniform"
+        config.loss_type = "dr_grpo"
+        config.scale_rewards = "none"
+    elif name == "official":
+        config.rest_scheme = "official"
+        config.rest_aggregation = "weighted-token-mean"
+        config.epsilon = 0.2
+        config.epsilon_high = 0.2
+        config.beta = 0.0
+        config.scale_rewards = "group"
+        config.delta = None
+        config.rest_dual_clip = 3.0
+    config.validate_rest()
+    return config
+
+
+@dataclass
+class _LossCall:
+    """State of one ``_compute_loss`` call, read by the entropy hook."""
+
+    inputs: dict[str, Any]
+    applied: bool = False
+
+
+class ResTGRPOTrainer(GRPOTrainer):
+    """``trl.GRPOTrainer`` with ResT token weights (see the module docstring for the mechanism).
+
+    Args:
+        model: as for ``GRPOTrainer`` (model id, ``PreTrainedModel`` or ``PeftModel``).
+        reward_funcs: as for ``GRPOTrainer``; ``None`` (default) = the ToolRL reward of
+            ``args.reward_*`` (:func:`~rest_rl.train.rewards.make_reward_funcs`), scoring the
+            completion text decoded from its ids with the trainer's tokenizer.
+        args: a :class:`ResTGRPOConfig` (``None`` = defaults, output dir ``<model>-ResT``).
+        **kwargs: every other ``GRPOTrainer`` argument, by keyword (``train_dataset``,
+            ``processing_class``, ``peft_config``, ``callbacks``, ...).
+
+    After each loss computation ``last_region_weights`` / ``last_region_entropy`` hold the
+    per-region weights (before per-sequence normalisation) and mean entropies ([NUM_REGIONS],
+    detached, on the training device; NaN entropy for absent regions) -- the same on every process.
+    """
+
+    _tag_names = [*GRPOTrainer._tag_names, "rest"]
+    _name = "ResT-GRPO"
+
+    def __init__(self, model: Any, reward_funcs: Any = None, args: ResTGRPOConfig | None = None, **kwargs: Any) -> None:
+        if args is None:
+            model_name = model if isinstance(model, str) else getattr(model.config, "_name_or_path", "model")
+            args = ResTGRPOConfig(f"{str(model_name).rstrip('/').split('/')[-1] or 'model'}-ResT")
+        if not isinstance(args, ResTGRPOConfig):
+            raise TypeError(f"ResTGRPOTrainer needs a ResTGRPOConfig, got {type(args).__name__}")
+        args.validate_rest()
+        default_rewards = reward_funcs is None and kwargs.get("environment_factory") is None
+        if default_rewards:
+            reward_funcs = make_reward_funcs(args)
+        super().__init__(model, reward_funcs, args, **kwargs)
+        if default_rewards:
+            for func in self.reward_funcs:
+                func.tokenizer = self._tokenizer  # score exactly the text the regions are labelled on
+        self.rest_weight_config: WeightConfig = args.to_weight_config()
+        self.rest_aggregation: str = args.rest_aggregation
+        self._rest_reweights = not (
+            self.rest_weight_config.scheme == "uniform"
+            and not self.rest_weight_config.think_weight_zero
+            and self.rest_aggregation == "loss_type"
+        )
+        self._rest_passthrough = not self._rest_reweights and not args.rest_log_region_metrics
+        self._rest_call: _LossCall | None = None
+        self._rest_warned_unlabelled = False
+        self.last_region_weights: torch.Tensor | None = None
+        self.last_region_entropy: torch.Tensor | None = None
+
+    # ---- 1. label regions once per generation batch --------------------------------------------
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        output = super()._generate_and_score_completions(inputs)
+        output[REGIONS_KEY] = self.label_regions(output["completion_ids"])
+        return output
+
+    def label_regions(self, completion_ids: torch.Tensor) -> torch.Tensor:
+        """Region codes ``[B, T]`` (int64, same device) of right-padded completion ids.
+
+        Each row is decoded once with the trainer's tokenizer (``skip_special_tokens=True``, as TRL
+        decodes completions for the reward) and every id gets the region of its exact character
+        span. Trailing padding ids are dropped first (they, and special tokens such as EOS, are
+        ``Region.OTHER``; they are masked out of the loss anyway).
+        """
+        tokenizer = self._tokenizer
+        pad = tokenizer.pad_token_id
+        rows = completion_ids.tolist()
+        out = np.zeros(tuple(completion_ids.shape), dtype=np.int64)  # Region.OTHER == 0
+        for b, ids in enumerate(rows):
+            n = len(ids)
+            while n and ids[n - 1] == pad:
+                n -= 1
+            if n:
+                text, spans = token_char_offsets(tokenizer, ids[:n])
+                out[b, :n] = label_tokens(text, spans)
+        return torch.from_numpy(out).to(completion_ids.device)
+
+    # ---- 2./3. weights from TRL's own entropies, applied through the advantages ---------------
+
+    def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
+        if self._rest_passthrough:
+            return super()._compute_loss(model, inputs)
+        call = _LossCall(inputs=dict(inputs))  # shallow copy: the buffered batch stays untouched
+        self._rest_call = call
+        try:
+            loss = super()._compute_loss(model, call.inputs)
+        finally:
+            self._rest_call = None
+        if not call.applied:
+            raise RuntimeError(
+                "ResTGRPOTrainer: TRL's _compute_loss did not call _get_per_token_logps_and_entropies with "
+                "compute_entropy=True, so no ResT weights were applied. The TRL seam this trainer relies on has "
+                "moved; check the installed TRL version (tested with trl 1.16)."
+            )
+        return loss
+
+    def _get_per_token_logps_and_entropies(self, *args: Any, **kwargs: Any) -> Any:
+        logps, entropies, *rest = super()._get_per_token_logps_and_entropies(*args, **kwargs)
+        call = self._rest_call
+        if call is not None and not call.applied and kwargs.get("compute_entropy") and entropies is not None:
+            call.applied = True
+            self._rest_reweight(call.inputs, logps, entropies)
+        return (logps, entropies, *rest)
+
+    def _rest_reweight(self, inputs: dict[str, Any], logps: torch.Tensor, entropies: torch.Tensor) -> None:
+        """Build the token weights of this micro-batch and fold them into ``inputs["advantages"]``."""
+        mask = inputs["completion_mask"]
+        if "tool_mask" in inputs:
+            mask = mask * inputs["tool_mask"]
+        regions = inputs.get(REGIONS_KEY)
+        if regions is None:
+            if not self._rest_warned_unlabelled:
+                logger.warning("ResTGRPOTrainer: batch has no %r; labelling regions in the loss (slower)", REGIONS_KEY)
+                self._rest_warned_unlabelled = True
+            regions = self.label_regions(inputs["completion_ids"])
+        regions = regions.to(mask.device)
+
+        sums, counts = region_entropy_stats(regions, entropies.detach(), mask)
+        if self.accelerator.num_processes > 1:
+            stats = self.accelerator.reduce(torch.stack([sums, counts]), reduction="sum")
+            sums, counts = stats[0], stats[1]
+        progress = training_progress(self.state)
+        out = token_weights(
+            regions,
+            mask,
+            self.rest_weight_config,
+            progress=progress,
+            step=int(self.state.global_step),
+            region_stats=(sums, counts),
+        )
+        self.last_region_weights = out.region_weights.detach()
+        self.last_region_entropy = out.region_entropy.detach()
+        weights = out.weights.to(mask.device)
+
+        advantages = inputs["advantages"]
+        adv2d = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
+        if self._rest_reweights:
+            scaled = weights
+            if self.rest_aggregation == "weighted-token-mean":
+                scaled = weights * self._weighted_mean_scale(inputs, mask, weights)
+            inputs["advantages"] = adv2d * scaled.to(adv2d.dtype)
+        if self.args.rest_log_region_metrics:
+            self._rest_log_metrics(
+                inputs, mask, regions, sums, counts, weights, out.fallback_rows, logps, adv2d, progress
+            )
+
+    def _weighted_mean_scale(self, inputs: dict[str, Any], mask: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Per-row factor turning TRL's ``loss_type`` normaliser into ``(sum(m*w) + 1e-8) * GA``."""
+        training = self.model.training
+        ga = (
+            float(getattr(self, "current_gradient_accumulation_steps", self.args.gradient_accumulation_steps))
+            if training
+            else 1.0
+        )
+        m = mask.to(weights.dtype)
+        rows = float(mask.size(0))
+        lt = self.loss_type
+        if lt in ("grpo", "sapo"):
+            denom = rows * m.sum(-1, keepdim=True).clamp(min=1.0) * ga
+        elif lt == "bnpo":
+            denom = m.sum().clamp(min=1.0) * ga
+        elif lt == "dr_grpo":
+            denom = torch.tensor(rows * float(self.max_completion_length) * ga, device=m.device)
+        elif lt in ("dapo", "cispo", "vespo"):
+            denom = inputs["num_items_in_batch"].to(m.device, m.dtype).clamp(min=1.0) / self.accelerator.num_processes
+            if training:
+                denom = denom * ga / self.args.steps_per_generation
+        elif lt == "luspo":
+            denom = torch.tensor(rows * ga, device=m.device)
+        else:  # validated at config time; kept for a loss type added by a TRL upgrade
+            raise ValueError(f"rest_aggregation='weighted-token-mean' does not know loss_type {lt!r}")
+        target = ((weights * m).sum() + WEIGHTED_MEAN_EPS) * ga
+        return denom / target
+
+    def _rest_log_metrics(
+        self,
+        inputs: dict[str, Any],
+        mask: torch.Tensor,
+        regions: torch.Tensor,
+        sums: torch.Tensor,
+        counts: torch.Tensor,
+        weights: torch.Tensor,
+        fallback_rows: torch.Tensor,
+        logps: torch.Tensor,
+        advantages: torch.Tensor,
+        progress: float,
+    ) -> None:
+        """Append the per-step ResT metrics to TRL's ``self._metrics`` (one host sync)."""
+        valid = mask.bool()
+        codes = regions.long()
+        codes = torch.where((codes >= 0) & (codes < NUM_REGIONS), codes, torch.zeros_like(codes))
+        w = torch.where(valid, weights, torch.zeros_like(weights)).to(torch.float64)
+        wsum = torch.zeros(NUM_REGIONS, dtype=torch.float64, device=w.device).index_add_(
+            0, codes.reshape(-1), w.reshape(-1)
+        )
+
+        # Clip fractions against the policy that generated the samples (ratio 1 when on-policy).
+        old = inputs.get("old_per_token_logps")
+        log_ratio = logps.detach() - (logps.detach() if old is None else old)
+        if self.importance_sampling_level == "sequence":
+            log_ratio = (log_ratio * mask).sum(-1, keepdim=True) / mask.sum(-1, keepdim=True).clamp(min=1.0)
+        ratio = torch.exp(log_ratio)
+        clipped = ((ratio < 1 - self.epsilon_low) & (advantages < 0)) | (
+            (ratio > 1 + self.epsilon_high) & (advantages > 0)
+        )
+        clipped = clipped & valid
+        delta = self.args.delta
+        dual = ((ratio > delta) & (advantages < 0) & valid) if delta is not None else torch.zeros_like(valid)
+        extra = torch.stack(
+            [
+                w.sum(),
+                (w * clipped.to(w.dtype)).sum(),
+                dual.sum().to(torch.float64),
+                valid.sum().to(torch.float64),
+                fallback_rows.to(torch.float64),
+                torch.tensor(float(mask.size(0)), dtype=torch.float64, device=w.device),
+            ]
+        )
+        packed = torch.cat([wsum, extra.to(w.device)])
+        if self.accelerator.num_processes > 1:
+            packed = self.accelerator.reduce(packed, reduction="sum")
+        values = torch.cat([sums.to(packed), counts.to(packed), packed]).tolist()
+        k = NUM_REGIONS
+        h_sum, n, w_sum = values[:k], values[k : 2 * k], values[2 * k : 3 * k]
+        w_total, clip_w, dual_n, n_valid, fallback, n_rows = values[3 * k :]
+
+        metrics = self._metrics["train" if self.model.training else "eval"]
+        total = sum(n)
+        for region in Region:
+            r = int(region)
+            metrics[f"rest/share/{region.name}"].append(n[r] / total if total > 0 else 0.0)
+            if n[r] > 0:
+                metrics[f"rest/entropy/{region.name}"].append(h_sum[r] / n[r])
+                metrics[f"rest/weight/{region.name}"].append(w_sum[r] / n[r])
+        metrics["rest/progress"].append(progress)
+        metrics["rest/fallback_frac"].append(fallback / n_rows if n_rows > 0 else 0.0)
+        metrics["rest/clip_frac_weighted"].append(clip_w / w_total if w_total > 0 else 0.0)
+        if delta is not None:
+            metrics["rest/dual_clip_frac"].append(dual_n / n_valid if n_valid > 0 else 0.0)
