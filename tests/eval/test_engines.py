@@ -232,7 +232,7 @@ def test_openai_chat_engine_renders_tool_calls_and_reasoning_as_text():
         engine = OpenAIEngine(server.url, "m", timeout=10)
         (text,) = engine.generate([GenerationRequest(messages=[{"role": "user", "content": "q"}], tools=[tool])], progress=False)
     assert server.requests[0][1]["tools"] == [{"type": "function", "function": tool}]
-    assert text == '<think>\nthinking\n</think>\n\necho: q\n<tool_call>\n{"name": "f", "arguments": {"x": 1}}\n</tool_call>'
+    assert text == '<think>thinking</think>\necho: q\n<tool_call>\n{"name": "f", "arguments": {"x": 1}}\n</tool_call>'
 
 
 def test_openai_completions_for_prompt_text_and_stop_cut():

@@ -320,3 +320,43 @@ def test_apply_tools_chat_template_passes_json_schemas():
 def test_apply_tools_chat_template_needs_a_template():
     with pytest.raises(ValueError, match="no chat template"):
         apply_tools_chat_template(_tiny_tokenizer(None), [{"role": "user", "content": "hi"}], [WEATHER])
+
+
+# ---------------------------------------------------------------- parsed assistant messages as text
+
+
+def test_assistant_message_text_puts_every_call_in_one_block_that_both_parsers_read():
+    from rest_rl.eval.apibank import parse_apibank_output
+    from rest_rl.toolcall import parse_hermes, parse_toolrl
+    from rest_rl.toolcall.prompts import assistant_message_text
+
+    message = {
+        "role": "assistant",
+        "reasoning_content": "two lookups",
+        "content": "",
+        "tool_calls": [
+            {"type": "function", "function": {"name": "a", "arguments": '{"x": 1}'}},
+            {"type": "function", "function": {"name": "b", "arguments": {"y": "z"}}},
+        ],
+    }
+    text = assistant_message_text(message)
+    assert text == (
+        '<think>two lookups</think>\n<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n'
+        '{"name": "b", "arguments": {"y": "z"}}\n</tool_call>'
+    )
+    expected = [("a", {"x": 1}), ("b", {"y": "z"})]
+    assert [(c.name, c.arguments) for c in parse_toolrl(text).calls] == expected
+    assert [(c.name, c.arguments) for c in parse_hermes(text).calls] == expected
+    assert [c["name"] for c in parse_apibank_output(text).calls] == ["a", "b"]  # API-Bank reads the last block
+
+
+def test_assistant_message_text_is_lenient_and_does_not_double_tags():
+    from rest_rl.toolcall.prompts import assistant_message_text
+
+    assert assistant_message_text(None) == ""
+    assert assistant_message_text({"content": [{"type": "text", "text": "hi"}, 3]}) == "hi"
+    bad = {"content": "ok", "tool_calls": [{"function": {"name": "f", "arguments": "{not json"}}, "junk", {"function": {}}]}
+    assert assistant_message_text(bad) == "ok"
+    raw = "<think>r</think>\n<tool_call>\n{}\n</tool_call>"
+    already = {"content": raw, "reasoning_content": "r", "tool_calls": [{"function": {"name": "f", "arguments": {}}}]}
+    assert assistant_message_text(already) == raw

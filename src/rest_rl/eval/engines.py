@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
+from rest_rl.toolcall.prompts import assistant_message_text
+
 
 @dataclass
 class GenerationRequest:
@@ -543,7 +545,7 @@ class OpenAIEngine:
         if endpoint == "/completions":
             text = choice.get("text")
             return cut_at_stop(text if isinstance(text, str) else "", stop)
-        return cut_at_stop(_chat_text(choice.get("message")), stop)
+        return cut_at_stop(assistant_message_text(choice.get("message")), stop)
 
     def generate(
         self,
@@ -612,39 +614,6 @@ def _openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
     if isinstance(tool, dict) and tool.get("type") == "function" and isinstance(tool.get("function"), dict):
         return tool
     return {"type": "function", "function": tool}
-
-
-def _chat_text(message: Any) -> str:
-    """The completion text of a chat reply message: think + content + tool calls as Hermes blocks."""
-    import json
-
-    if not isinstance(message, dict):
-        return ""
-    parts: list[str] = []
-    reasoning = message.get("reasoning_content")
-    if not isinstance(reasoning, str) or not reasoning:
-        reasoning = message.get("reasoning") if isinstance(message.get("reasoning"), str) else None
-    if reasoning:
-        parts.append("<think>\n" + reasoning.strip("\n") + "\n</think>\n\n")
-    content = message.get("content")
-    if isinstance(content, str):
-        parts.append(content)
-    calls = message.get("tool_calls")
-    if isinstance(calls, list):
-        for call in calls:
-            fn = call.get("function") if isinstance(call, dict) else None
-            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-                continue
-            args = fn.get("arguments", {})
-            if isinstance(args, str):
-                try:
-                    args = json.loads(args)
-                except ValueError:
-                    pass  # kept as the string the server sent
-            line = json.dumps({"name": fn["name"], "arguments": args}, ensure_ascii=False)
-            sep = "\n" if parts and not parts[-1].endswith("\n") else ""
-            parts.append(f"{sep}<tool_call>\n{line}\n</tool_call>")
-    return "".join(parts)
 
 
 def make_engine(kind: str, model: Any, **kw: Any) -> GenerationEngine:

@@ -42,6 +42,7 @@ from rest_rl.toolcall.toolrl import render_toolrl
 from rest_rl.toolcall.types import ToolCall
 
 __all__ = [
+    "assistant_message_text",
     "TOOLRL_HISTORY_HEADER",
     "TOOLRL_THINK_CALL",
     "TOOLRL_THINK_RESPOND",
@@ -407,6 +408,46 @@ def message_tool_calls(message: Mapping[str, Any]) -> list[ToolCall]:
             raise ValueError(f"tool call arguments must be an object, got {type(args).__name__}")
         calls.append(ToolCall(fn["name"], dict(args)))
     return calls
+
+
+def assistant_message_text(message: Any) -> str:
+    """The completion text of an assistant chat message, for parsers that read text.
+
+    Servers and TRL may hand back a parsed message (``reasoning_content``, ``content``,
+    ``tool_calls``) instead of raw text. This writes it back as ``<think>...</think>`` + content +
+    one ``<tool_call>`` block with one JSON call per line (``"arguments"``), which both
+    :func:`parse_toolrl` and :func:`parse_hermes` read, and which keeps every call inside the last
+    block (API-Bank's protocol reads only that one). Untrusted input: anything malformed is skipped,
+    never raised; a content that already holds a ``<think>`` or ``<tool_call>`` is not doubled.
+    """
+    if not isinstance(message, Mapping):
+        return ""
+    content = message.get("content")
+    if isinstance(content, list):  # content parts
+        content = "".join(
+            p if isinstance(p, str) else p.get("text", "") if isinstance(p, Mapping) and isinstance(p.get("text"), str) else ""
+            for p in content
+        )
+    text = content if isinstance(content, str) else ""
+    reasoning = next(
+        (r for r in (message.get(k) for k in ("reasoning_content", "reasoning", "thinking")) if isinstance(r, str) and r),
+        None,
+    )
+    if reasoning and "<think>" not in text:
+        text = f"<think>{reasoning}</think>\n{text}"
+    raw_calls = message.get("tool_calls")
+    if isinstance(raw_calls, list) and raw_calls and "<tool_call>" not in text:
+        lines = []
+        for entry in raw_calls:
+            try:
+                (call,) = message_tool_calls({"tool_calls": [entry]})
+                lines.append(json.dumps({"name": call.name, "arguments": call.arguments}, ensure_ascii=False))
+            except (ValueError, TypeError):
+                continue  # a malformed call is dropped; the parser would reject it anyway
+        if lines:
+            block = "<tool_call>\n" + "\n".join(lines) + "\n</tool_call>"
+            text = f"{text}\n{block}" if text and not text.endswith("\n") else text + block
+    return text
 
 
 def toolrl_step_text(

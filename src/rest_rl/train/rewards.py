@@ -46,6 +46,7 @@ from typing import Any
 
 from rest_rl.data.schema import calls_from_json
 from rest_rl.rewards import RewardConfig, reward_ranges, toolrl_reward
+from rest_rl.toolcall.prompts import assistant_message_text
 
 __all__ = ["ToolRLReward", "completion_text", "make_reward_funcs", "training_progress"]
 
@@ -76,53 +77,6 @@ def training_progress(state: Any) -> float:
     return min(max(step / total, 0.0), 1.0)
 
 
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
-        parts = []
-        for part in content:  # multimodal style: [{"type": "text", "text": ...}, ...]
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                parts.append(part["text"])
-        return "".join(parts)
-    return ""
-
-
-def _tool_calls_text(tool_calls: Any) -> str:
-    """Parsed ``tool_calls`` (OpenAI style) written back as one ``<tool_call>`` block."""
-    lines = []
-    for call in tool_calls if isinstance(tool_calls, Sequence) else ():
-        fn = call.get("function", call) if isinstance(call, Mapping) else None
-        if not isinstance(fn, Mapping):
-            continue
-        args = fn.get("arguments", {})
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except ValueError:
-                pass
-        try:
-            lines.append(json.dumps({"name": fn.get("name"), "arguments": args}, ensure_ascii=False))
-        except (TypeError, ValueError):
-            continue
-    return "<tool_call>\n" + "\n".join(lines) + "\n</tool_call>" if lines else ""
-
-
-def _message_text(message: Mapping[str, Any]) -> str:
-    text = _content_text(message.get("content"))
-    reasoning = message.get("reasoning_content", message.get("thinking"))
-    if isinstance(reasoning, str) and reasoning and "<think>" not in text:
-        text = f"<think>{reasoning}</think>\n{text}"
-    calls = message.get("tool_calls")
-    if calls and "<tool_call>" not in text:
-        block = _tool_calls_text(calls)
-        if block:
-            text = f"{text}\n{block}" if text else block
-    return text
-
-
 def completion_text(completion: Any) -> str:
     """The text of one TRL completion, whatever its shape; ``""`` when there is none.
 
@@ -136,11 +90,11 @@ def completion_text(completion: Any) -> str:
     if isinstance(completion, str):
         return completion
     if isinstance(completion, Mapping):
-        return _message_text(completion)
+        return assistant_message_text(completion)
     if isinstance(completion, Sequence) and not isinstance(completion, (bytes, bytearray)):
         messages = [m for m in completion if isinstance(m, Mapping)]
         assistant = [m for m in messages if m.get("role", "assistant") == "assistant"] or messages
-        return "\n".join(t for t in (_message_text(m) for m in assistant) if t)
+        return "\n".join(t for t in (assistant_message_text(m) for m in assistant) if t)
     return ""
 
 
