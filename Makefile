@@ -13,7 +13,7 @@ export OMP_NUM_THREADS ?= 2
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install install-bfcl bench clean
 
 install: $(STAMP)
 
@@ -24,10 +24,21 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[dev]"
 	touch $(STAMP)
 
+# BFCL's official scorer (bfcl-eval) pins numpy 1.x and SDK clients that clash with the training
+# stack; it is installed without its own dependencies, after the packages it really imports.
+BFCL_STAMP := $(VENV)/.rest-rl-bfcl-installed
+
+install-bfcl: $(BFCL_STAMP)
+
+$(BFCL_STAMP): $(STAMP) requirements/bfcl.txt
+	$(PIP) install --quiet -c $(CONSTRAINTS) -r requirements/bfcl.txt
+	$(PIP) install --quiet --no-deps bfcl-eval==2025.7.17
+	touch $(BFCL_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/rest-rl demo
 
-test: $(STAMP)
+test: $(STAMP) $(BFCL_STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
