@@ -1,346 +1,462 @@
 """The end-to-end demo on the embedded default: everything built locally, nothing downloaded.
 
-Current milestone: the ResT core, end to end, on a tiny model. The demo
+``rest-rl demo`` (``make demo``) runs, on CPU:
 
-1. builds the synthetic tool world (:mod:`rest_rl.data.synthetic`),
-2. trains a byte-level BPE tokenizer on it and builds a tiny Qwen3-architecture model from a config,
-3. warm-starts the model with a short supervised pass on a small labelled set,
-4. runs a short on-policy ResT loop written with :mod:`rest_rl.core` only — sampling a group of completions
-   per prompt, scoring them with the ToolRL reward, labelling regions from exact token offsets, computing
-   entropies from hidden states and the LM head, turning them into token weights, and taking a step on the
-   weighted clipped policy loss,
-5. measures held-out exact-call accuracy before and after, and writes ``report.md`` and ``metrics.jsonl``.
+1. the synthetic tool world (:mod:`rest_rl.data.synthetic`), restricted by default to three domains (weather,
+   finance, shopping: 11 tools, two listed per prompt) so that a model trained from scratch in minutes learns it;
+2. the embedded model (:func:`rest_rl.models.tiny.make_embedded_model`): a byte-level BPE tokenizer trained
+   on the world's train split and a tiny Qwen3-architecture model, saved as a Hugging Face directory;
+3. an SFT warm start on a small labelled set (``sft_labels`` examples) with
+   :class:`~rest_rl.train.sft.ResTSFTTrainer` (the code path of ``rest-rl sft``);
+4. ResT RL from that start with :class:`~rest_rl.train.grpo.ResTGRPOTrainer` (the code path of ``rest-rl
+   train``) on *fresh* prompts of the train split, scored by the ToolRL reward against their gold calls (a
+   verifier; no answer is imitated);
+5. a control arm: the same SFT continued on the same labelled set for a fixed number of steps chosen to take
+   about as long as the RL stage, so "RL beats SFT" is not just "more training beats less";
+6. greedy evaluation of the three models on two held-out sets: ``validation`` (requests and tool lists never
+   seen in training; the headline) and ``test`` (slot values never seen in training: cities, names,
+   numbers; a much harder copying test for a model this small);
+7. ``<out_dir>/report.md`` with the tables and PNG plots (reward over steps, per-region entropy and weight over
+   steps) and ``summary.json``; the numbers are printed at the end.
 
-The loop here is deliberately small and framework-free, to show the data path of the method; the
-production trainer runs on TRL (``rest_rl.train``, a later milestone).
+The stages run through the same runners as the CLI (:func:`rest_rl.cli.run_sft` / :func:`rest_rl.cli.run_train`)
+with configurations built from :class:`DemoConfig` (``configs/demo.yaml`` holds the same defaults). Step
+counts are fixed, not seconds: the result does not depend on the machine's speed, only the wall time does.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
+import os
+import platform
 import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import torch
+from rest_rl.data.synthetic import SyntheticConfig, SyntheticWorld
+from rest_rl.models.tiny import TinyModelConfig
 
-from rest_rl.core import (
-    NUM_REGIONS,
-    Region,
-    WeightConfig,
-    chunked_logprobs_and_entropy,
-    clipped_policy_loss,
-    grpo_advantages,
-    label_batch,
-    region_entropy_stats,
-    token_char_offsets,
-    token_weights,
-)
+__all__ = ["DEMO_RL", "DEMO_SFT", "DemoConfig", "HeldOutScores", "exact_call_match", "run_demo", "score_held_out"]
+
+DEMO_SFT: dict[str, Any] = {
+    "max_steps": 300,
+    "per_device_train_batch_size": 32,
+    "learning_rate": 3.0e-3,
+    "lr_scheduler_type": "constant",
+    "weight_decay": 0.0,
+    "max_grad_norm": 1.0,
+    "logging_steps": 10,
+    "save_strategy": "no",
+    "report_to": "none",
+    "bf16": False,
+    "gradient_checkpointing": False,
+    "use_cpu": True,
+    "dataset_num_proc": None,
+    "rest_sft_mode": "sft",
+    "seed": 0,
+}
+"""Settings of the SFT warm start (any :class:`~rest_rl.train.sft.ResTSFTConfig` field)."""
+
+DEMO_RL: dict[str, Any] = {
+    "max_steps": 300,
+    "per_device_train_batch_size": 32,
+    "num_generations": 8,
+    "learning_rate": 3.0e-4,
+    "lr_scheduler_type": "constant",
+    "weight_decay": 0.0,
+    "max_grad_norm": 1.0,
+    "beta": 0.0,
+    "temperature": 1.0,
+    "max_completion_length": 128,
+    "logging_steps": 5,
+    "save_strategy": "no",
+    "report_to": "none",
+    "bf16": False,
+    "gradient_checkpointing": False,
+    "use_cpu": True,
+    "rest_scheme": "entropy",
+    "seed": 0,
+}
+"""Settings of the ResT RL stage (any :class:`~rest_rl.train.grpo.ResTGRPOConfig` field): 32 completions per
+step = 4 prompts x 8 samples."""
+
+
+def _world_default() -> SyntheticConfig:
+    return SyntheticConfig(seed=0, n_train=2400, n_validation=200, n_test=200)
 
 
 @dataclass
 class DemoConfig:
-    """Sizes of the demo. The defaults finish in a few minutes on 2 CPU cores."""
+    """Everything the demo does, with defaults that finish in a few minutes on 2 CPU cores."""
 
-    out_dir: Path = Path("runs/demo")
-    seed: int = 0
-    scheme: str = "entropy"  # token-weight scheme: entropy | official | uniform
-    sft_examples: int = 400  # the small labelled set of the warm start (ToolRL's SFT400 setting)
-    sft_steps: int = 250
-    sft_batch: int = 32
-    sft_lr: float = 3e-3
-    steps: int = 40  # ResT update steps
-    prompts_per_step: int = 4
-    group_size: int = 8
-    rl_lr: float = 3e-4
-    max_new_tokens: int = 72
-    eval_examples: int = 100
-    hidden_size: int = 128
-    layers: int = 2
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Prompts and model
-# ------------------------------------------------------------------------------------------------------------
-def prompt_text(tokenizer: Any, example: Any) -> str:
-    """The prompt in the compact style (tools one line each), so the tiny model sees short sequences."""
-    from rest_rl.data.prompting import to_prompt_messages
-
-    messages = to_prompt_messages(example, style="compact")
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Supervised warm start and evaluation
-# ------------------------------------------------------------------------------------------------------------
-def _sft(model, tokenizer, pairs: list[tuple[str, str]], cfg: DemoConfig, log) -> None:
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft_lr, weight_decay=0.0)
-    rng = random.Random(cfg.seed)
-    encoded = []
-    for prompt, target in pairs:
-        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        t = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        encoded.append((p, t))
-    model.train()
-    for step in range(cfg.sft_steps):
-        batch = rng.sample(encoded, min(cfg.sft_batch, len(encoded)))
-        width = max(len(p) + len(t) for p, t in batch)
-        ids = torch.full((len(batch), width), tokenizer.pad_token_id)
-        labels = torch.full((len(batch), width), -100)
-        attn = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, (p, t) in enumerate(batch):
-            seq = p + t
-            ids[i, : len(seq)] = torch.tensor(seq)
-            labels[i, len(p) : len(seq)] = torch.tensor(t)
-            attn[i, : len(seq)] = 1
-        loss = model(input_ids=ids, attention_mask=attn, labels=labels).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 50 == 0 or step == cfg.sft_steps - 1:
-            log(f"  sft step {step:4d}  loss {loss.item():.3f}")
-
-
-@torch.no_grad()
-def _generate(model, tokenizer, prompts: list[str], max_new_tokens: int, sample: bool) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
-    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    out = model.generate(
-        **enc,
-        max_new_tokens=max_new_tokens,
-        do_sample=sample,
-        temperature=1.0 if sample else None,
-        top_k=0 if sample else None,
-        top_p=1.0 if sample else None,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+    out_dir: str = field(default="runs/demo", metadata={"help": "Where the model, runs, report and plots go."})
+    seed: int = field(default=0, metadata={"help": "Seed of the model initialisation (the trainers' seeds are in sft/rl)."})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads (0 = leave torch's default)."})
+    world: SyntheticConfig = field(
+        default_factory=_world_default,
+        metadata={"help": "The synthetic tool world: n_train examples (labelled set + RL prompts), n_test held out."},
     )
-    completions = []
-    for row in out[:, enc["input_ids"].shape[1] :].tolist():
-        ids = []
-        for tok in row:
-            ids.append(tok)
-            if tok == tokenizer.eos_token_id:
-                break
-        completions.append(ids)
-    return enc["input_ids"], enc["attention_mask"], completions
-
-
-def _exact(completion: str, example: Any) -> bool:
-    from rest_rl.toolcall.toolrl import parse_toolrl
-
-    parsed = parse_toolrl(completion)
-    gold = example.gold_calls or []
-    got = parsed.calls
-    key = lambda c: json.dumps([c.name, c.arguments], sort_keys=True)  # noqa: E731
-    if not gold:
-        return not got and parsed.response is not None
-    return Counter(map(key, got)) == Counter(map(key, gold))
-
-
-def evaluate(model, tokenizer, examples: list[Any], max_new_tokens: int, batch: int = 25) -> float:
-    model.eval()
-    hits = 0
-    for i in range(0, len(examples), batch):
-        chunk = examples[i : i + batch]
-        _, _, comps = _generate(model, tokenizer, [prompt_text(tokenizer, e) for e in chunk], max_new_tokens, False)
-        for ids, ex in zip(comps, chunk):
-            hits += _exact(tokenizer.decode(ids, skip_special_tokens=True), ex)
-    return hits / max(1, len(examples))
-
-
-# ------------------------------------------------------------------------------------------------------------
-# One ResT step, written with rest_rl.core only
-# ------------------------------------------------------------------------------------------------------------
-def rest_step(model, tokenizer, opt, examples: list[Any], cfg: DemoConfig, weight_cfg: WeightConfig,
-              progress: float, step: int) -> dict[str, Any]:
-    from rest_rl.rewards import toolrl_reward
-
-    group = cfg.group_size
-    prompts = [prompt_text(tokenizer, e) for e in examples for _ in range(group)]
-    model.eval()
-    p_ids, p_mask, comps = _generate(model, tokenizer, prompts, cfg.max_new_tokens, sample=True)
-
-    # Rewards from the decoded text (special tokens stripped, as TRL does), then group advantages.
-    texts, offsets = zip(*(token_char_offsets(tokenizer, ids) for ids in comps))
-    expanded = [e for e in examples for _ in range(group)]
-    scored = [
-        toolrl_reward(text, ex.gold_calls, gold_has_response=ex.gold_response is not None, progress=progress)
-        for text, ex in zip(texts, expanded)
-    ]
-    rewards = torch.tensor([s.total for s in scored], dtype=torch.float32)
-    adv = grpo_advantages(rewards, group_size=group)
-    # Schedule-free rollout metrics: the dynamic reward's ranges widen with progress, so its mean is
-    # not comparable across steps; these are.
-    exact_rate = sum(_exact(t, ex) for t, ex in zip(texts, expanded)) / len(texts)
-    format_rate = sum(bool(s.extra.get("format_ok")) for s in scored) / len(scored)
-
-    # Prompt (left-padded) + completion (right-padded), the layout TRL uses.
-    width = max(len(c) for c in comps)
-    c_ids = torch.full((len(comps), width), tokenizer.pad_token_id)
-    c_mask = torch.zeros((len(comps), width), dtype=torch.bool)
-    for i, c in enumerate(comps):
-        c_ids[i, : len(c)] = torch.tensor(c)
-        c_mask[i, : len(c)] = True
-    input_ids = torch.cat([p_ids, c_ids], dim=1)
-    attn = torch.cat([p_mask, c_mask.long()], dim=1)
-    positions = (attn.cumsum(-1) - 1).clamp(min=0)
-
-    model.train()
-    hidden = model.model(input_ids=input_ids, attention_mask=attn, position_ids=positions).last_hidden_state
-    # Hidden state at position t predicts token t+1: score the completion tokens.
-    h = hidden[:, p_ids.shape[1] - 1 : -1]
-    logp, entropy = chunked_logprobs_and_entropy(h, model.lm_head.weight, c_ids, chunk_size=256)
-    regions = label_batch(list(texts), list(offsets), max_len=width)
-    weights = token_weights(regions, c_mask, weight_cfg, entropy=entropy.detach(), progress=progress, step=step)
-    out = clipped_policy_loss(logp, logp.detach(), adv, c_mask, weights.weights, aggregation="seq-mean-token-mean")
-    opt.zero_grad()
-    out.loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-
-    sums, counts = region_entropy_stats(regions, entropy.detach(), c_mask)
-    w_sums = torch.zeros(NUM_REGIONS, dtype=torch.float64).index_add_(
-        0, regions[c_mask], weights.weights[c_mask].double()
+    model: TinyModelConfig = field(default_factory=TinyModelConfig, metadata={"help": "Sizes of the tiny model."})
+    vocab_size: int = field(default=1024, metadata={"help": "Target vocabulary of the BPE tokenizer."})
+    prompt_style: str = field(default="compact", metadata={"help": "Prompt layout (compact: one line per tool)."})
+    sft_labels: int = field(
+        default=400,
+        metadata={"help": "Labelled examples of the SFT warm start (the first ones of the train split)."},
     )
-    total = max(1.0, float(counts.sum()))
-    region_rows = {}
-    for r in Region:
-        n = float(counts[r])
-        region_rows[r.name] = {
-            "share": n / total,
-            "entropy": float(sums[r] / n) if n else math.nan,
-            "weight": float(w_sums[r] / n) if n else math.nan,
+    rl_prompts: int | None = field(
+        default=None,
+        metadata={"help": "RL prompts, taken after the labelled ones (None = the rest of the train split)."},
+    )
+    eval_splits: list[str] = field(
+        default_factory=lambda: ["validation", "test"],
+        metadata={
+            "help": "Held-out sets evaluated, the first one being the headline: validation = requests and tool lists "
+            "never seen in training (slot values from the training pools); test = slot values never seen in "
+            "training (cities, names, numbers, ...)."
+        },
+    )
+    eval_examples: int = field(default=200, metadata={"help": "Examples evaluated per held-out set and model."})
+    eval_batch_size: int = field(default=50, metadata={"help": "Prompts per greedy generation batch."})
+    eval_max_new_tokens: int = field(default=128, metadata={"help": "Generation limit of the evaluation."})
+    control: bool = field(default=True, metadata={"help": "Run the control arm (SFT continued on the same labels)."})
+    sft: dict[str, Any] = field(
+        default_factory=lambda: dict(DEMO_SFT),
+        metadata={"help": "SFT warm start: any ResTSFTConfig field (output_dir is set by the demo)."},
+    )
+    control_sft: dict[str, Any] = field(
+        default_factory=lambda: {"max_steps": 900},
+        metadata={
+            "help": "Control arm: ResTSFTConfig fields laid over `sft` (max_steps chosen so the arm takes about as "
+            "long as the RL stage on the reference machine)."
+        },
+    )
+    rl: dict[str, Any] = field(
+        default_factory=lambda: dict(DEMO_RL),
+        metadata={"help": "ResT RL stage: any ResTGRPOConfig field (output_dir is set by the demo)."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.sft_labels < 1:
+            raise ValueError(f"sft_labels must be >= 1, got {self.sft_labels}")
+        if self.sft_labels >= self.world.n_train:
+            raise ValueError(
+                f"world.n_train ({self.world.n_train}) must exceed sft_labels ({self.sft_labels}): the RL prompts "
+                "come after the labelled examples"
+            )
+        if not self.eval_splits or any(s not in ("validation", "test") for s in self.eval_splits):
+            raise ValueError(f"eval_splits must be a non-empty list of 'validation' / 'test', got {self.eval_splits}")
+        for split in self.eval_splits:
+            available = getattr(self.world, f"n_{split}")
+            if not 1 <= self.eval_examples <= available:
+                raise ValueError(f"eval_examples must be in [1, world.n_{split}={available}], got {self.eval_examples}")
+        if self.eval_batch_size < 1 or self.eval_max_new_tokens < 1:
+            raise ValueError("eval_batch_size and eval_max_new_tokens must be >= 1")
+
+    def check_trainer_sections(self) -> None:
+        """Build the trainer configs of the three stages once, so a bad key fails before anything runs
+        (``ConfigError`` naming the section and key)."""
+        from rest_rl.config import build_dataclass
+        from rest_rl.train.grpo import ResTGRPOConfig
+        from rest_rl.train.sft import ResTSFTConfig
+
+        build_dataclass(ResTSFTConfig, {**self.sft, "output_dir": self.out_dir}, where="sft")
+        build_dataclass(ResTSFTConfig, {**self.sft, **self.control_sft, "output_dir": self.out_dir}, where="control_sft")
+        build_dataclass(ResTGRPOConfig, {**self.rl, "output_dir": self.out_dir}, where="rl")
+
+    def quick(self) -> DemoConfig:
+        """A tiny version of this configuration that runs in well under a minute (smoke tests only)."""
+        world = replace(self.world, n_train=96, n_validation=16, n_test=16)
+        sft = {**self.sft, "max_steps": 4, "per_device_train_batch_size": 8, "logging_steps": 2}
+        rl = {
+            **self.rl,
+            "max_steps": 3,
+            "per_device_train_batch_size": 8,
+            "num_generations": 4,
+            "max_completion_length": 24,
+            "logging_steps": 1,
         }
-    return {
-        "step": step,
-        "progress": progress,
-        "reward_mean": float(rewards.mean()),
-        "rollout_exact": exact_rate,
-        "rollout_format_ok": format_rate,
-        "loss": float(out.loss.detach()),
-        "completion_len": float(c_mask.sum(1).float().mean()),
-        "regions": region_rows,
-    }
+        return replace(
+            self,
+            world=world,
+            model=TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, seed=self.model.seed),
+            vocab_size=400,
+            sft_labels=32,
+            rl_prompts=None,
+            eval_examples=8,
+            eval_batch_size=8,
+            eval_max_new_tokens=24,
+            sft=sft,
+            control_sft={**self.control_sft, "max_steps": 3},
+            rl=rl,
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Held-out scoring
+# ------------------------------------------------------------------------------------------------------------
+
+
+def exact_call_match(completion: str, example: Any) -> bool:
+    """Whether ``completion`` (ToolRL format) does exactly what the gold step does.
+
+    Gold with calls: a closed ``<tool_call>`` block whose every line parses, holding the gold calls as a
+    multiset (names and argument values equal; ``1 != "1"``). Gold without calls: no call block and a
+    ``<response>``.
+    """
+    from rest_rl.rewards.matching import call_multisets_equal
+    from rest_rl.toolcall.toolrl import scan_toolrl
+
+    scan = scan_toolrl(completion)
+    gold = list(example.gold_calls or [])
+    if not gold:
+        return not scan.has_block and scan.response is not None
+    return scan.block_ok and call_multisets_equal(scan.calls, gold)
+
+
+@dataclass
+class HeldOutScores:
+    """Greedy held-out results of one model."""
+
+    n: int
+    exact: float
+    exact_calls: float
+    tool_names: float
+    format_ok: float
+
+    def row(self) -> dict[str, float]:
+        """As a plain dict (for JSON)."""
+        return {
+            "n": self.n,
+            "exact": self.exact,
+            "exact_calls": self.exact_calls,
+            "tool_names": self.tool_names,
+            "format_ok": self.format_ok,
+        }
+
+
+def score_held_out(completions: Sequence[str], examples: Sequence[Any]) -> HeldOutScores:
+    """Exact-call accuracy (all examples), on the examples with calls, tool-name accuracy (the multiset of
+    called names) and the relaxed format check, for ``completions[i]`` answering ``examples[i]``."""
+    from rest_rl.rewards import format_ok
+    from rest_rl.toolcall.toolrl import scan_toolrl
+
+    n = len(examples)
+    exact = names = fmt = with_calls = exact_with_calls = 0
+    for text, ex in zip(completions, examples):
+        hit = exact_call_match(text, ex)
+        exact += hit
+        gold = list(ex.gold_calls or [])
+        if gold:
+            with_calls += 1
+            exact_with_calls += hit
+            scan = scan_toolrl(text)
+            names += sorted(c.name for c in scan.calls) == sorted(c.name for c in gold)
+        else:
+            names += hit
+        fmt += bool(format_ok(text, has_calls=bool(gold), has_response=ex.gold_response is not None))
+    return HeldOutScores(
+        n=n,
+        exact=exact / max(1, n),
+        exact_calls=exact_with_calls / max(1, with_calls),
+        tool_names=names / max(1, n),
+        format_ok=fmt / max(1, n),
+    )
+
+
+def generate_held_out(model_dir: str | Path, examples: Sequence[Any], cfg: DemoConfig) -> list[str]:
+    """Greedy completions of the model in ``model_dir`` for ``examples`` (prompts as in training)."""
+    from rest_rl.data.prompting import to_prompt_messages
+    from rest_rl.eval.engines import GenerationRequest, HFEngine
+
+    engine = HFEngine(str(model_dir), batch_size=cfg.eval_batch_size, device="cpu", dtype="float32")
+    requests = [GenerationRequest(messages=to_prompt_messages(ex, style=cfg.prompt_style)) for ex in examples]
+    return engine.generate(requests, max_new_tokens=cfg.eval_max_new_tokens, progress=True)
 
 
 # ------------------------------------------------------------------------------------------------------------
 # Orchestration
 # ------------------------------------------------------------------------------------------------------------
-def run_demo(cfg: DemoConfig) -> dict[str, Any]:
-    from rest_rl.data.synthetic import SyntheticConfig, SyntheticWorld, corpus_texts, make_splits
-    from rest_rl.models import TinyModelConfig, build_bpe_tokenizer, build_tiny_model
 
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+class _Stage:
+    """Times a stage and prints its header."""
+
+    def __init__(self, timings: dict[str, float], key: str, header: str) -> None:
+        self.timings, self.key, self.header = timings, key, header
+
+    def __enter__(self) -> _Stage:
+        _log(self.header)
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.timings[self.key] = time.perf_counter() - self.t0
+        if exc[0] is None:
+            _log(f"      done in {self.timings[self.key]:.0f} s")
+
+
+def _data_section(cfg: DemoConfig, *, split: str, offset: int = 0, limit: int | None = None) -> Any:
+    from rest_rl.config import DataSection
+
+    return DataSection(
+        source="synthetic", split=split, offset=offset, limit=limit, prompt_style=cfg.prompt_style, synthetic=cfg.world
+    )
+
+
+SPLIT_LABELS = {
+    "validation": "held-out requests (unseen prompts, slot values from training)",
+    "test": "held-out slot values (cities, names, numbers never seen in training)",
+}
+
+
+def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str, Any]:
+    """Run the whole demo (see the module docstring); returns the summary written to ``summary.json``."""
+    import torch
+
+    from rest_rl.cli import run_sft, run_train
+    from rest_rl.config import ModelSection, SFTRunConfig, TrainRunConfig, load_examples
+    from rest_rl.models.tiny import make_embedded_model
+    from rest_rl.report import write_report
+
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+    except ImportError:  # pragma: no cover
+        pass
+    cfg.check_trainer_sections()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
     t_start = time.perf_counter()
-    out_dir = Path(cfg.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
+    n_rl = cfg.world.n_train - cfg.sft_labels if cfg.rl_prompts is None else cfg.rl_prompts
+    rl_steps = int(cfg.rl.get("max_steps", 0))
+    control_steps = int({**cfg.sft, **cfg.control_sft}.get("max_steps", 0))
+    arms = ["sft", "rl"] + (["control"] if cfg.control else [])
 
-    def log(msg: str) -> None:
-        print(msg, flush=True)
+    log("rest-rl demo: synthetic tool world -> tiny model -> SFT warm start -> ResT RL -> held-out evaluation")
+    log(f"(CPU, {torch.get_num_threads()} threads, no downloads; output in {out})\n")
 
-    log("rest-rl demo — the ResT core end to end on a tiny local model (no downloads).")
-    log("Note: the full demo (TRL trainer, SFT vs RL report with plots) arrives with the training milestone;")
-    log("      this run is the largest end-to-end piece that exists now.\n")
+    with _Stage(timings, "world_model", "[1/6] synthetic world, tokenizer and tiny model"):
+        model_dir = make_embedded_model(out / "model", cfg.world, config=replace(cfg.model, seed=cfg.seed), vocab_size=cfg.vocab_size)
+        info = json.loads((model_dir / "rest_rl_embedded.json").read_text(encoding="utf-8"))
+        held_out = {split: load_examples(_data_section(cfg, split=split, limit=cfg.eval_examples)) for split in cfg.eval_splits}
+        world = SyntheticWorld(cfg.world)
+        log(
+            f"      {len(world.tools)} tools in {len(world.domains)} domains; {cfg.sft_labels} labelled examples, "
+            f"{n_rl} RL prompts; held out: "
+            + ", ".join(f"{len(v)} {k} examples" for k, v in held_out.items())
+        )
+        log(f"      model: {info['parameters'] / 1e6:.2f}M parameters, vocabulary {info['vocab_size']} ({model_dir})")
 
-    log("[1/5] synthetic tool world")
-    world_cfg = SyntheticConfig(seed=cfg.seed)
-    splits = make_splits(world_cfg)
-    train, test = splits["train"], splits["test"]
-    log(f"      {len(SyntheticWorld(world_cfg).tools)} tools; train {len(train)}, test {len(test)} examples")
+    def sft_config(output_dir: Path, base_model: str | Path, section: dict[str, Any]) -> SFTRunConfig:
+        return SFTRunConfig(
+            model=ModelSection(name_or_path=str(base_model)),
+            data=_data_section(cfg, split="train", offset=0, limit=cfg.sft_labels),
+            sft={**section, "output_dir": str(output_dir)},
+        )
 
-    log("[2/5] tokenizer and tiny model (built locally)")
-    tokenizer = build_bpe_tokenizer(corpus_texts(world_cfg), vocab_size=1024)
-    model = build_tiny_model(tokenizer, TinyModelConfig(hidden_size=cfg.hidden_size, num_layers=cfg.layers, seed=cfg.seed))
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"      vocab {len(tokenizer)}, {n_params / 1e6:.2f}M parameters")
+    scores: dict[str, dict[str, HeldOutScores]] = {split: {} for split in cfg.eval_splits}
 
-    log(f"[3/5] supervised warm start on {cfg.sft_examples} labelled examples ({cfg.sft_steps} steps)")
-    sft_set = train[: cfg.sft_examples]
-    _sft(model, tokenizer, [(prompt_text(tokenizer, e), e.gold_text()) for e in sft_set], cfg, log)
-    eval_set = test[: cfg.eval_examples]
-    acc_sft = evaluate(model, tokenizer, eval_set, cfg.max_new_tokens)
-    log(f"      held-out exact-call accuracy after warm start: {acc_sft:.3f}")
+    def evaluate(arm: str, model: Path) -> None:
+        for split, examples in held_out.items():
+            scores[split][arm] = _evaluate(model, examples, cfg, out / "eval" / f"{arm}-{split}.jsonl")
 
-    log(f"[4/5] ResT loop: {cfg.steps} steps x {cfg.prompts_per_step} prompts x {cfg.group_size} samples, "
-        f"scheme={cfg.scheme}")
-    weight_cfg = WeightConfig(scheme=cfg.scheme)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.rl_lr, weight_decay=0.0)
-    rl_pool = train[cfg.sft_examples :] or train
-    rng = random.Random(cfg.seed + 1)
-    history = []
-    with open(out_dir / "metrics.jsonl", "w", encoding="utf-8") as fh:
-        for step in range(cfg.steps):
-            batch = rng.sample(rl_pool, min(cfg.prompts_per_step, len(rl_pool)))
-            progress = step / max(1, cfg.steps - 1)
-            rec = rest_step(model, tokenizer, opt, batch, cfg, weight_cfg, progress, step)
-            history.append(rec)
-            fh.write(json.dumps(rec) + "\n")
-            if step % 10 == 0 or step == cfg.steps - 1:
-                r = rec["regions"]
-                log(f"  step {step:3d}  reward {rec['reward_mean']:+.2f}  exact {rec['rollout_exact']:.2f}  "
-                    f"H(think) {r['THINK']['entropy']:.2f} w {r['THINK']['weight']:.2f}  "
-                    f"H(name) {r['TOOL_NAME']['entropy']:.2f} w {r['TOOL_NAME']['weight']:.2f}")
+    sft_dir = out / "sft"
+    with _Stage(timings, "sft", f"[2/6] SFT warm start on {cfg.sft_labels} labelled examples ({cfg.sft.get('max_steps')} steps)"):
+        run_sft(sft_config(sft_dir, model_dir, cfg.sft), overwrite=True)
 
-    log("[5/5] held-out evaluation after the ResT loop")
-    acc_rl = evaluate(model, tokenizer, eval_set, cfg.max_new_tokens)
+    with _Stage(timings, "eval_sft", "[3/6] held-out evaluation of the SFT start (greedy)"):
+        evaluate("sft", sft_dir)
+        log("      exact-call accuracy: " + ", ".join(f"{k} {v['sft'].exact:.3f}" for k, v in scores.items()))
+
+    rl_dir = out / "rl"
+    rl_cfg = TrainRunConfig(
+        model=ModelSection(name_or_path=str(sft_dir)),
+        data=_data_section(cfg, split="train", offset=cfg.sft_labels, limit=n_rl),
+        train={**cfg.rl, "output_dir": str(rl_dir)},
+    )
+    per_step = int(cfg.rl.get("per_device_train_batch_size", 0)) // max(1, int(cfg.rl.get("num_generations", 1) or 1))
+    with _Stage(
+        timings,
+        "rl",
+        f"[4/6] ResT RL from the SFT start: {rl_steps} steps x {per_step} fresh prompts x "
+        f"{cfg.rl.get('num_generations')} samples, scheme={cfg.rl.get('rest_scheme', 'entropy')}",
+    ):
+        run_train(rl_cfg, overwrite=True)
+
+    control_dir = out / "control"
+    if cfg.control:
+        with _Stage(
+            timings,
+            "control",
+            f"[5/6] control arm: SFT continued on the same {cfg.sft_labels} labels ({control_steps} steps)",
+        ):
+            run_sft(sft_config(control_dir, sft_dir, {**cfg.sft, **cfg.control_sft}), overwrite=True)
+    else:
+        log("[5/6] control arm skipped (control: false)")
+
+    with _Stage(timings, "eval_final", "[6/6] held-out evaluation of the RL result" + (" and the control" if cfg.control else "")):
+        evaluate("rl", rl_dir)
+        if cfg.control:
+            evaluate("control", control_dir)
+
     elapsed = time.perf_counter() - t_start
-    summary = {
-        "held_out_exact_sft": acc_sft,
-        "held_out_exact_after_rest": acc_rl,
-        "eval_examples": len(eval_set),
-        "seconds": elapsed,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+    summary: dict[str, Any] = {
+        "headline_split": cfg.eval_splits[0],
+        "held_out": {split: {arm: s.row() for arm, s in by_arm.items()} for split, by_arm in scores.items()},
+        "split_labels": {k: SPLIT_LABELS[k] for k in cfg.eval_splits},
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "total_s": round(elapsed, 1),
+        "steps": {"sft": int(cfg.sft.get("max_steps", 0)), "rl": rl_steps, "control": control_steps if cfg.control else 0},
+        "sft_labels": cfg.sft_labels,
+        "rl_prompts": n_rl,
+        "model": info,
+        "world": {"tools": len(world.tools), "domains": world.domains},
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+        },
+        "config": _plain(cfg),
     }
-    _write_report(out_dir, summary, history)
-    log(f"\nheld-out exact-call accuracy ({len(eval_set)} test examples): warm start {acc_sft:.3f} -> "
-        f"after {cfg.steps} ResT steps {acc_rl:.3f}")
-    log(f"report: {out_dir / 'report.md'}   ({elapsed:.0f} s)")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    report = write_report(out, summary, rl_metrics=rl_dir / "metrics.jsonl")
+
+    log("")
+    for split, by_arm in scores.items():
+        n = by_arm["sft"].n
+        p = by_arm["sft"].exact
+        se = math.sqrt(max(p * (1 - p), 1e-9) / max(1, n))
+        log(f"Exact-call accuracy on {n} {SPLIT_LABELS[split]} (greedy; one standard error ~{se:.3f}):")
+        log(f"  SFT start ({cfg.sft_labels} labels, {cfg.sft.get('max_steps')} steps){'':14}{by_arm['sft'].exact:.3f}")
+        log(f"  + ResT RL ({rl_steps} steps on fresh prompts, {timings['rl']:.0f} s){'':3}{by_arm['rl'].exact:.3f}")
+        if "control" in by_arm:
+            log(f"  + more SFT, control ({control_steps} steps, {timings['control']:.0f} s){'':6}{by_arm['control'].exact:.3f}")
+    log(f"report: {report}   (total {elapsed:.0f} s)")
     return summary
 
 
-def _avg(rows: list[dict[str, Any]], key: str) -> float:
-    return sum(r[key] for r in rows) / max(1, len(rows))
+def _evaluate(model_dir: Path, examples: Sequence[Any], cfg: DemoConfig, predictions: Path) -> HeldOutScores:
+    completions = generate_held_out(model_dir, examples, cfg)
+    predictions.parent.mkdir(parents=True, exist_ok=True)
+    with open(predictions, "w", encoding="utf-8") as fh:
+        for ex, text in zip(examples, completions):
+            fh.write(json.dumps({"id": ex.id, "completion": text, "exact": exact_call_match(text, ex)}) + "\n")
+    return score_held_out(completions, examples)
 
 
-def _write_report(out_dir: Path, summary: dict[str, Any], history: list[dict[str, Any]]) -> None:
-    first, last = history[0]["regions"], history[-1]["regions"]
-    lines = [
-        "# rest-rl demo report (core walk-through)",
-        "",
-        f"Held-out exact-call accuracy on {summary['eval_examples']} synthetic test examples:",
-        "",
-        "| model | exact-call accuracy |",
-        "|---|---:|",
-        f"| warm start (SFT) | {summary['held_out_exact_sft']:.3f} |",
-        f"| after {len(history)} ResT steps | {summary['held_out_exact_after_rest']:.3f} |",
-        "",
-        "Per-region statistics of the sampled completions (first step -> last step):",
-        "",
-        "| region | token share | mean entropy | mean weight |",
-        "|---|---:|---:|---:|",
-    ]
-    for r in Region:
-        a, b = first[r.name], last[r.name]
-        lines.append(
-            f"| {r.name} | {a['share']:.2f} -> {b['share']:.2f} | {a['entropy']:.2f} -> {b['entropy']:.2f} | "
-            f"{a['weight']:.2f} -> {b['weight']:.2f} |"
-        )
-    lines += [
-        "",
-        "Sampled rollouts (temperature 1), first 5 steps -> last 5 steps: exact-call rate "
-        f"{_avg(history[:5], 'rollout_exact'):.2f} -> {_avg(history[-5:], 'rollout_exact'):.2f}, "
-        f"format-OK rate {_avg(history[:5], 'rollout_format_ok'):.2f} -> {_avg(history[-5:], 'rollout_format_ok'):.2f}.",
-        "(The mean dynamic reward is not comparable across steps: its ranges widen with progress.)",
-        f"Wall time: {summary['seconds']:.0f} s. Per-step metrics: `metrics.jsonl`.",
-        "",
-        "One seed, one run: differences of a few points are within noise (one standard error at 100",
-        "examples is about 5 points).",
-    ]
-    (out_dir / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+def _plain(cfg: DemoConfig) -> dict[str, Any]:
+    from rest_rl.config import to_plain
+
+    return to_plain(cfg)

@@ -1,19 +1,37 @@
 """A tiny Qwen3-architecture model built from a config: the embedded default for tests and the demo.
 
-``save_tiny_model(dir)`` writes an ordinary Hugging Face directory (tokenizer + config + weights) that
+``make_embedded_model(dir)`` trains a byte-level BPE tokenizer on the synthetic tool world's corpus
+(``<think> </think> <tool_call> </tool_call>`` as single added, non-special tokens, as in Qwen3), gives it
+a chat template that accepts tools and ends every turn with the EOS token ``<|im_end|>``, builds a small
+``Qwen3ForCausalLM`` and writes an ordinary Hugging Face directory (tokenizer + config + weights) that
 every command accepts as ``--model``, exactly like a hub id such as ``Qwen/Qwen3-4B-Instruct-2507``.
+``save_tiny_model(dir)`` is the older, corpus-agnostic variant (ChatML without tools, EOS
+``<|endoftext|>``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from rest_rl.models.tokenizer import build_bpe_tokenizer
+from rest_rl.models.tokenizer import IM_END, TOOLS_CHAT_TEMPLATE, build_bpe_tokenizer
+
+__all__ = [
+    "EMBEDDED_INFO_FILE",
+    "TinyModelConfig",
+    "build_tiny_model",
+    "embedded_corpus",
+    "make_embedded_model",
+    "save_tiny_model",
+]
+
+EMBEDDED_INFO_FILE = "rest_rl_embedded.json"
+"""File written next to the weights by :func:`make_embedded_model`: how the directory was built."""
 
 
 @dataclass
@@ -82,4 +100,65 @@ def save_tiny_model(
     model = build_tiny_model(tokenizer, config)
     tokenizer.save_pretrained(out)
     model.save_pretrained(out)
+    return out
+
+
+_ROLE_LINES = ("system\nuser\nassistant\ntool\n<tool_response>\n</tool_response>\n<tools>\n</tools>\n",)
+
+
+def embedded_corpus(world_config: Any = None, *, n: int | None = None) -> list[str]:
+    """Tokenizer training texts for the embedded model: prompts and gold answers of the synthetic
+    world's *train* split (held-out test values deliberately absent), plus the chat roles."""
+    from rest_rl.data.synthetic import SyntheticConfig, corpus_texts
+
+    return list(_ROLE_LINES) + corpus_texts(world_config or SyntheticConfig(), n=n)
+
+
+def make_embedded_model(
+    out_dir: str | Path,
+    world_config: Any = None,
+    *,
+    config: TinyModelConfig | None = None,
+    vocab_size: int = 1024,
+    corpus_size: int | None = None,
+) -> Path:
+    """Build the embedded default model directory: tokenizer trained on the synthetic corpus + tiny model.
+
+    Args:
+        out_dir: where to write the Hugging Face directory (created if needed).
+        world_config: the :class:`~rest_rl.data.synthetic.SyntheticConfig` whose train split is the
+            tokenizer's corpus (default: ``SyntheticConfig()``).
+        config: sizes of the model (default: :class:`TinyModelConfig`).
+        vocab_size: target vocabulary of the byte-level BPE (digits are split one by one).
+        corpus_size: how many train examples feed the tokenizer (default: the world's ``n_train``).
+
+    The tokenizer's EOS is ``<|im_end|>`` (the end of a chat turn, as in Qwen3-Instruct) and its pad
+    token ``<|endoftext|>``; the model's config and generation config carry the same ids, so
+    ``generate`` stops at the end of the assistant turn. The directory loads with
+    ``AutoTokenizer.from_pretrained`` / ``AutoModelForCausalLM.from_pretrained``; a
+    ``rest_rl_embedded.json`` records the world and model settings it was built from.
+    """
+    from rest_rl.data.synthetic import SyntheticConfig
+
+    world = world_config or SyntheticConfig()
+    cfg = config or TinyModelConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_bpe_tokenizer(
+        embedded_corpus(world, n=corpus_size),
+        vocab_size=vocab_size,
+        chat_template=TOOLS_CHAT_TEMPLATE,
+        eos_token=IM_END,
+    )
+    model = build_tiny_model(tokenizer, cfg)
+    tokenizer.save_pretrained(out)
+    model.save_pretrained(out)
+    info = {
+        "what": "rest-rl embedded default: BPE tokenizer trained on the synthetic tool world + tiny Qwen3 model",
+        "world_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(world).items()},
+        "model_config": asdict(cfg),
+        "vocab_size": len(tokenizer),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    (out / EMBEDDED_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out

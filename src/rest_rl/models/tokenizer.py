@@ -19,8 +19,11 @@ from transformers import PreTrainedTokenizerFast
 __all__ = [
     "DEFAULT_CHAT_TEMPLATE",
     "EOS_TOKEN",
+    "IM_END",
+    "IM_START",
     "SPECIAL_TOKENS",
     "TAG_TOKENS",
+    "TOOLS_CHAT_TEMPLATE",
     "build_bpe_tokenizer",
     "default_corpus",
 ]
@@ -28,7 +31,13 @@ __all__ = [
 EOS_TOKEN = "<|endoftext|>"
 """End-of-sequence and padding token (special: dropped by ``decode(skip_special_tokens=True)``)."""
 
-SPECIAL_TOKENS: tuple[str, ...] = (EOS_TOKEN, "<|im_start|>", "<|im_end|>")
+IM_START = "<|im_start|>"
+"""Opens a chat turn (ChatML)."""
+
+IM_END = "<|im_end|>"
+"""Closes a chat turn (ChatML); the end-of-sequence token of chat models such as Qwen3-Instruct."""
+
+SPECIAL_TOKENS: tuple[str, ...] = (EOS_TOKEN, IM_START, IM_END)
 """Special tokens of the tokenizer, in id order (ids 0, 1, 2)."""
 
 TAG_TOKENS: tuple[str, ...] = (
@@ -48,6 +57,54 @@ DEFAULT_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 """A minimal ChatML template (the layout Qwen models use), set when no template is given."""
+
+TOOLS_CHAT_TEMPLATE = (
+    "{%- set ns = namespace(start=0) -%}"
+    "{%- if messages and messages[0]['role'] == 'system' -%}{%- set ns.start = 1 -%}{%- endif -%}"
+    "{%- if tools -%}"
+    "{{- '<|im_start|>system\n' -}}"
+    "{%- if ns.start == 1 -%}{{- messages[0]['content'] + '\n\n' -}}{%- endif -%}"
+    "{{- 'Tools you can call, one JSON schema per line:\n<tools>' -}}"
+    "{%- for tool in tools -%}{{- '\n' + (tool | tojson) -}}{%- endfor -%}"
+    "{{- '\n</tools>\nTo call tools, write <tool_call> then one JSON object per line '"
+    " + '{\"name\": ..., \"arguments\": {...}}, then </tool_call>.<|im_end|>\n' -}}"
+    "{%- elif ns.start == 1 -%}"
+    "{{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' -}}"
+    "{%- endif -%}"
+    "{%- for message in messages[ns.start:] -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{- '<|im_start|>assistant\n' -}}"
+    "{%- if message.get('content') -%}{{- message['content'] -}}{%- endif -%}"
+    "{%- if message.get('tool_calls') -%}"
+    "{%- if message.get('content') -%}{{- '\n' -}}{%- endif -%}"
+    "{{- '<tool_call>' -}}"
+    "{%- for call in message['tool_calls'] -%}"
+    "{%- set fn = call['function'] if call.get('function') else call -%}"
+    "{%- set args = fn.get('arguments', {}) -%}"
+    "{{- '\n{\"name\": ' + (fn['name'] | tojson) + ', \"arguments\": ' -}}"
+    "{%- if args is string -%}{{- args -}}{%- else -%}{{- args | tojson -}}{%- endif -%}"
+    "{{- '}' -}}"
+    "{%- endfor -%}"
+    "{{- '\n</tool_call>' -}}"
+    "{%- endif -%}"
+    "{{- '<|im_end|>\n' -}}"
+    "{%- elif message['role'] == 'tool' -%}"
+    "{{- '<|im_start|>user\n<tool_response>\n' + message['content'] + '\n</tool_response><|im_end|>\n' -}}"
+    "{%- else -%}"
+    "{{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}{%- endif -%}"
+)
+"""A ChatML template that accepts ``tools`` (the layout of Qwen3's, written for this project).
+
+With ``tools`` it opens with a system turn that holds the system message (if any), the tool schemas
+one JSON object per line inside ``<tools> </tools>`` and a one-line instruction for calling them;
+assistant ``tool_calls`` are rendered as one ``<tool_call>`` block with one
+``{"name": ..., "arguments": ...}`` object per line, tool results as ``<tool_response>`` user turns.
+Every turn ends with ``<|im_end|>``, the end-of-sequence token of :func:`make_embedded_model
+<rest_rl.models.tiny.make_embedded_model>`'s tokenizer, so generation stops at the end of a turn.
+"""
 
 _CORPUS_SEED = 20250926
 _CORPUS_SIZE = 400
@@ -155,6 +212,7 @@ def build_bpe_tokenizer(
     vocab_size: int = 1024,
     tags_as_tokens: bool = True,
     chat_template: str | None = None,
+    eos_token: str = EOS_TOKEN,
 ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer on ``texts`` and wrap it as a Transformers tokenizer.
 
@@ -165,11 +223,16 @@ def build_bpe_tokenizer(
             are single added tokens that are *not* special (as in Qwen3, so
             ``decode(skip_special_tokens=True)`` keeps them); if False they are ordinary text split by BPE.
         chat_template: Jinja chat template; defaults to :data:`DEFAULT_CHAT_TEMPLATE` (ChatML).
+        eos_token: the end-of-sequence token, one of :data:`SPECIAL_TOKENS`. The default
+            ``<|endoftext|>`` is also the padding token; chat models end turns with ``<|im_end|>``
+            (as Qwen3-Instruct does), which :func:`~rest_rl.models.tiny.make_embedded_model` uses.
 
     Returns:
-        A fast tokenizer with ``<|endoftext|>`` as eos and pad token, ``<|im_start|>`` / ``<|im_end|>``
-        as further special tokens, and left padding. The result is deterministic for a given input.
+        A fast tokenizer with ``eos_token`` as eos, ``<|endoftext|>`` as pad token, the other special
+        tokens as further special tokens, and left padding. Deterministic for a given input.
     """
+    if eos_token not in SPECIAL_TOKENS:
+        raise ValueError(f"eos_token must be one of {SPECIAL_TOKENS}, got {eos_token!r}")
     corpus = default_corpus() if texts is None else list(_iter_texts(texts))
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.Sequence(
@@ -191,9 +254,9 @@ def build_bpe_tokenizer(
         backend.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAG_TOKENS])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
-        eos_token=EOS_TOKEN,
+        eos_token=eos_token,
         pad_token=EOS_TOKEN,
-        additional_special_tokens=list(SPECIAL_TOKENS[1:]),
+        additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (eos_token, EOS_TOKEN)],
         padding_side="left",
         clean_up_tokenization_spaces=False,
     )

@@ -1,0 +1,157 @@
+"""YAML + --set overrides -> dataclasses, with one-line errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from rest_rl.config import (
+    ConfigError,
+    DataSection,
+    ModelSection,
+    TrainRunConfig,
+    apply_overrides,
+    build_dataclass,
+    describe_fields,
+    load_examples,
+    load_yaml,
+    merge_trees,
+    parse_override,
+    resolve_tree,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class _Inner:
+    rate: float = field(default=0.5, metadata={"help": "A rate."})
+    names: list[str] = field(default_factory=list, metadata={"help": "Names."})
+
+
+@dataclass
+class _Outer:
+    steps: int = field(default=3, metadata={"help": "Steps."})
+    flag: bool = field(default=False, metadata={"help": "A flag."})
+    label: str | None = field(default=None, metadata={"help": "Optional label."})
+    inner: _Inner = field(default_factory=_Inner, metadata={"help": "Nested."})
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ValueError("steps must be >= 0")
+
+
+@pytest.mark.parametrize(
+    "text, key, value",
+    [
+        ("a.b=1", ["a", "b"], 1),
+        ("lr=1e-6", ["lr"], 1e-6),
+        ("x=true", ["x"], True),
+        ("x=null", ["x"], None),
+        ("x=[1, 2]", ["x"], [1, 2]),
+        ("x={A: 1}", ["x"], {"A": 1}),
+        ("name=hello world", ["name"], "hello world"),
+        ("empty=", ["empty"], ""),
+    ],
+)
+def test_overrides_parse_yaml_values(text, key, value):
+    assert parse_override(text) == (key, value)
+
+
+def test_override_without_equals_is_a_config_error():
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_override("train.learning_rate")
+
+
+def test_overrides_create_sections_and_refuse_to_descend_into_values():
+    tree = apply_overrides({"a": {"b": 1}}, ["a.c=2", "d.e=3"])
+    assert tree == {"a": {"b": 1, "c": 2}, "d": {"e": 3}}
+    with pytest.raises(ConfigError, match="is a value"):
+        apply_overrides({"a": 1}, ["a.b=2"])
+
+
+def test_merge_keeps_defaults_that_the_file_does_not_set():
+    assert merge_trees({"s": {"a": 1, "b": 2}, "t": 1}, {"s": {"b": 3}}) == {"s": {"a": 1, "b": 3}, "t": 1}
+
+
+def test_build_dataclass_coerces_and_nests():
+    cfg = build_dataclass(_Outer, {"steps": 5.0, "flag": True, "inner": {"rate": 1, "names": ["x"]}})
+    assert cfg.steps == 5 and cfg.flag is True and cfg.inner.rate == 1.0 and cfg.inner.names == ["x"]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"stpes": 1}, "unknown key 'stpes' (did you mean 'steps'?)"),
+        ({"steps": "many"}, "steps: expected an integer, got 'many'"),
+        ({"flag": "yes"}, "flag: expected true or false"),
+        ({"inner": {"rat": 1}}, "unknown key 'rat' in section 'inner' (did you mean 'rate'?)"),
+        ({"inner": 3}, "inner: expected a section"),
+        ({"steps": -1}, "steps must be >= 0"),
+    ],
+)
+def test_build_dataclass_errors_are_one_line(data, message):
+    with pytest.raises(ConfigError) as err:
+        build_dataclass(_Outer, data)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_yaml_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  lr: [1, 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad.yaml: invalid YAML \(line \d+"):
+        load_yaml(bad)
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_yaml(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_yaml(tmp_path / "list.yaml")
+
+
+def test_resolve_tree_layers_defaults_file_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("a: {x: 1, y: 2}\n", encoding="utf-8")
+    assert resolve_tree({"a": {"x": 0, "z": 9}}, path, ["a.y=5"]) == {"a": {"x": 1, "y": 5, "z": 9}}
+
+
+def test_every_field_is_described_with_help():
+    rows = describe_fields(TrainRunConfig)
+    keys = [r[0] for r in rows]
+    assert "model.name_or_path" in keys and "data.synthetic.n_train" in keys and "train" in keys
+    assert all(r[3] for r in rows), [r[0] for r in rows if not r[3]]
+
+
+def test_sections_validate_their_values():
+    with pytest.raises(ConfigError, match="data.source must be one of"):
+        build_dataclass(DataSection, {"source": "bogus"}, where="data")
+    with pytest.raises(ConfigError, match="data.path is required"):
+        build_dataclass(DataSection, {"source": "mix"}, where="data")
+    with pytest.raises(ConfigError, match="model.dtype"):
+        build_dataclass(ModelSection, {"dtype": "int4"}, where="model")
+
+
+def test_synthetic_sections_select_consecutive_slices():
+    base = {"source": "synthetic", "split": "train", "synthetic": {"n_train": 30, "n_test": 5}, "prompt_style": "compact"}
+    head = load_examples(build_dataclass(DataSection, {**base, "limit": 10}))
+    tail = load_examples(build_dataclass(DataSection, {**base, "offset": 10, "limit": 5}))
+    everything = load_examples(build_dataclass(DataSection, base))
+    assert [e.id for e in everything[:15]] == [e.id for e in head + tail]
+    with pytest.raises(ConfigError, match="no such data file"):
+        load_examples(build_dataclass(DataSection, {"source": "examples", "path": "missing.jsonl"}))
+
+
+def test_examples_files_round_trip(tmp_path):
+    import json
+
+    ex = load_examples(build_dataclass(DataSection, {"synthetic": {"n_train": 4}}))
+    path = tmp_path / "ex.jsonl"
+    path.write_text("".join(json.dumps(e.to_dict()) + "\n" for e in ex), encoding="utf-8")
+    back = load_examples(build_dataclass(DataSection, {"source": "examples", "path": str(path)}))
+    assert [e.id for e in back] == [e.id for e in ex]
+
+
+def test_mix_recipe_of_the_repository_is_found():
+    section = build_dataclass(DataSection, {"source": "mix", "path": str(ROOT / "configs/data/rlla_4k_mix.yaml")})
+    section.check_paths()  # does not download anything
