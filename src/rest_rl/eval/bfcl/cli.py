@@ -15,19 +15,11 @@ import argparse
 import sys
 from typing import Any
 
+from rest_rl.eval.cli import _positive_int  # one argument parser for every eval command
+
 __all__ = ["add_bfcl_parser"]
 
 _PROG_ERROR = "rest-rl: error: "
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _cmd_bfcl(args: argparse.Namespace) -> int:
