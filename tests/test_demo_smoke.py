@@ -16,7 +16,7 @@ def test_quick_demo_writes_report_plots_and_summary(tmp_path, capsys):
     assert "Exact-call accuracy on" in printed and "+ ResT RL" in printed and "control" in printed
 
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert set(summary["held_out"]) == {"validation", "test"}
+    assert set(summary["held_out"]) == {"test", "novel"} and summary["headline_split"] == "test"
     assert all(set(by_arm) == {"sft", "rl", "control"} for by_arm in summary["held_out"].values())
     assert summary["steps"]["rl"] == DemoConfig().quick().rl["max_steps"]
     report = (out / "report.md").read_text(encoding="utf-8")
@@ -28,7 +28,7 @@ def test_quick_demo_writes_report_plots_and_summary(tmp_path, capsys):
     assert any("rest/weight/THINK" in r for r in records) and any("reward" in r for r in records)
     for arm in ("sft", "rl", "control"):
         assert (out / arm / "config.json").is_file()  # every stage leaves a loadable model directory
-        for split in ("validation", "test"):
+        for split in ("test", "novel"):
             lines = (out / "eval" / f"{arm}-{split}.jsonl").read_text(encoding="utf-8").splitlines()
             assert len(lines) == summary["held_out"][split][arm]["n"]
 
@@ -36,7 +36,7 @@ def test_quick_demo_writes_report_plots_and_summary(tmp_path, capsys):
 def test_held_out_scoring():
     from rest_rl.data.synthetic import SyntheticConfig, SyntheticWorld
 
-    examples = SyntheticWorld(SyntheticConfig(seed=1, p_no_call=0.5)).sample(20, "test")
+    examples = SyntheticWorld(SyntheticConfig(seed=1, p_no_call=0.5)).sample(20, "novel")
     gold = [ex.gold_text() for ex in examples]
     assert all(exact_call_match(text, ex) for text, ex in zip(gold, examples))
     scores = score_held_out(gold, examples)

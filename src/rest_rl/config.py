@@ -483,8 +483,13 @@ def load_examples(section: DataSection) -> list[Any]:
                 raise ConfigError(f"data.split must be one of {list(SPLITS)} for synthetic data, got {section.split!r}")
             cfg = section.synthetic
             need = section.offset + (section.limit if section.limit is not None else 0)
-            if section.split == "validation":
-                examples = make_splits(cfg)["validation"]
+            if section.split in ("validation", "test"):  # de-duplicated against train: make_splits
+                if need > getattr(cfg, f"n_{section.split}"):
+                    raise ConfigError(
+                        f"data.offset + data.limit = {need} exceeds synthetic.n_{section.split} = "
+                        f"{getattr(cfg, f'n_{section.split}')}"
+                    )
+                examples = make_splits(cfg)[section.split]
             else:
                 n = max(need, getattr(cfg, f"n_{section.split}"))
                 examples = SyntheticWorld(cfg).sample(n, section.split, seed=0)

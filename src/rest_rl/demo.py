@@ -13,9 +13,9 @@
    verifier; no answer is imitated);
 5. a control arm: the same SFT continued on the same labelled set for a fixed number of steps chosen to take
    about as long as the RL stage, so "RL beats SFT" is not just "more training beats less";
-6. greedy evaluation of the three models on two held-out sets: ``validation`` (requests and tool lists never
-   seen in training; the headline) and ``test`` (slot values never seen in training: cities, names,
-   numbers; a much harder copying test for a model this small);
+6. greedy evaluation of the three models on two held-out sets: ``test`` (requests and tool lists never
+   seen in training; the headline) and ``novel`` (slot values never seen in training: cities, names,
+   numbers; an out-of-distribution copying probe, much harder for a model this small);
 7. ``<out_dir>/report.md`` with the tables and PNG plots (reward over steps, per-region entropy and weight over
    steps) and ``summary.json``; the numbers are printed at the end.
 
@@ -84,6 +84,12 @@ DEMO_RL: dict[str, Any] = {
 step = 4 prompts x 8 samples."""
 
 
+SPLIT_LABELS = {
+    "validation": "held-out requests (unseen prompts, slot values from training; validation split)",
+    "test": "held-out requests (unseen prompts, slot values from training)",
+    "novel": "held-out slot values (cities, names, numbers never seen in training)",
+}
+
 DEMO_DOMAINS: tuple[str, ...] = ("weather", "finance", "shopping")
 """The demo world's domains: 11 tools whose arguments mix cities, currencies, tickers, products, numbers."""
 
@@ -95,8 +101,9 @@ def _world_default() -> SyntheticConfig:
         tools_per_prompt=2,
         p_parallel=0.05,
         n_train=2400,
-        n_validation=400,
-        n_test=400,
+        n_validation=0,
+        n_test=1000,
+        n_novel=1000,
     )
 
 
@@ -109,7 +116,7 @@ class DemoConfig:
     threads: int = field(default=2, metadata={"help": "torch CPU threads (0 = leave torch's default)."})
     world: SyntheticConfig = field(
         default_factory=_world_default,
-        metadata={"help": "The synthetic tool world: n_train examples (labelled set + RL prompts), n_test held out."},
+        metadata={"help": "The synthetic tool world: n_train examples (labelled set + RL prompts); n_test / n_novel held out."},
     )
     model: TinyModelConfig = field(default_factory=TinyModelConfig, metadata={"help": "Sizes of the tiny model."})
     vocab_size: int = field(
@@ -126,14 +133,14 @@ class DemoConfig:
         metadata={"help": "RL prompts, taken after the labelled ones (None = the rest of the train split)."},
     )
     eval_splits: list[str] = field(
-        default_factory=lambda: ["validation", "test"],
+        default_factory=lambda: ["test", "novel"],
         metadata={
-            "help": "Held-out sets evaluated, the first one being the headline: validation = requests and tool lists "
-            "never seen in training (slot values from the training pools); test = slot values never seen in "
-            "training (cities, names, numbers, ...)."
+            "help": "Held-out sets evaluated, the first one being the headline: test (or validation) = requests and "
+            "tool lists never seen in training, slot values from the training pools; novel = slot values never seen "
+            "in training (cities, names, numbers, ...), an out-of-distribution probe."
         },
     )
-    eval_examples: int = field(default=400, metadata={"help": "Examples evaluated per held-out set and model."})
+    eval_examples: int = field(default=1000, metadata={"help": "Examples evaluated per held-out set and model."})
     eval_batch_size: int = field(default=50, metadata={"help": "Prompts per greedy generation batch."})
     eval_max_new_tokens: int = field(default=128, metadata={"help": "Generation limit of the evaluation."})
     control: bool = field(default=True, metadata={"help": "Run the control arm (SFT continued on the same labels)."})
@@ -162,8 +169,8 @@ class DemoConfig:
                 f"world.n_train ({self.world.n_train}) must exceed sft_labels ({self.sft_labels}): the RL prompts "
                 "come after the labelled examples"
             )
-        if not self.eval_splits or any(s not in ("validation", "test") for s in self.eval_splits):
-            raise ValueError(f"eval_splits must be a non-empty list of 'validation' / 'test', got {self.eval_splits}")
+        if not self.eval_splits or any(s not in SPLIT_LABELS for s in self.eval_splits):
+            raise ValueError(f"eval_splits must be a non-empty list of {sorted(SPLIT_LABELS)}, got {self.eval_splits}")
         for split in self.eval_splits:
             available = getattr(self.world, f"n_{split}")
             if not 1 <= self.eval_examples <= available:
@@ -184,7 +191,7 @@ class DemoConfig:
 
     def quick(self) -> DemoConfig:
         """A tiny version of this configuration that runs in well under a minute (smoke tests only)."""
-        world = replace(self.world, n_train=96, n_validation=16, n_test=16)
+        world = replace(self.world, n_train=96, n_validation=16, n_test=16, n_novel=16)
         sft = {**self.sft, "max_steps": 4, "per_device_train_batch_size": 8, "logging_steps": 2}
         rl = {
             **self.rl,
@@ -326,10 +333,6 @@ def _data_section(cfg: DemoConfig, *, split: str, offset: int = 0, limit: int | 
     )
 
 
-SPLIT_LABELS = {
-    "validation": "held-out requests (unseen prompts, slot values from training)",
-    "test": "held-out slot values (cities, names, numbers never seen in training)",
-}
 
 
 def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str, Any]:

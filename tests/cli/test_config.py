@@ -138,6 +138,14 @@ def test_synthetic_sections_select_consecutive_slices():
     tail = load_examples(build_dataclass(DataSection, {**base, "offset": 10, "limit": 5}))
     everything = load_examples(build_dataclass(DataSection, base))
     assert [e.id for e in everything[:15]] == [e.id for e in head + tail]
+    test = {**base, "split": "test"}  # held-out requests come from make_splits: de-duplicated against train
+    held = load_examples(build_dataclass(DataSection, test))
+    train_prompts = {e.messages[-1]["content"] + "|".join(t["name"] for t in e.tools) for e in everything}
+    assert len(held) == 5 and not any(e.messages[-1]["content"] + "|".join(t["name"] for t in e.tools) in train_prompts for e in held)
+    with pytest.raises(ConfigError, match="exceeds synthetic.n_test = 5"):
+        load_examples(build_dataclass(DataSection, {**test, "offset": 3, "limit": 4}))
+    novel = load_examples(build_dataclass(DataSection, {**base, "split": "novel", "limit": 3}))
+    assert len(novel) == 3 and all(e.meta["split"] == "novel" for e in novel)
     with pytest.raises(ConfigError, match="no such data file"):
         load_examples(build_dataclass(DataSection, {"source": "examples", "path": "missing.jsonl"}))
 

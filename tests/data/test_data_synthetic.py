@@ -11,7 +11,7 @@ from rest_rl.data import SyntheticConfig, SyntheticWorld, corpus_texts, make_spl
 from rest_rl.data.synthetic import validate_call
 from rest_rl.toolcall.toolrl import parse_toolrl
 
-SMALL = SyntheticConfig(n_train=600, n_validation=100, n_test=200)
+SMALL = SyntheticConfig(n_train=600, n_validation=100, n_test=200, n_novel=200)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_world_has_about_thirty_typed_tools_in_several_domains(world):
 
 def test_same_seed_same_examples_and_other_seed_other_examples(splits):
     again = make_splits(SMALL)
-    for name in ("train", "validation", "test"):
+    for name in ("train", "validation", "test", "novel"):
         assert _dump(splits[name]) == _dump(again[name])
     other = make_splits(SyntheticConfig(seed=1, n_train=600, n_validation=100, n_test=200))
     assert _dump(other["train"]) != _dump(splits["train"])
@@ -48,10 +48,15 @@ def test_same_seed_same_examples_and_other_seed_other_examples(splits):
     assert _dump(world.sample(20, "train", seed=3)) != _dump(world.sample(20, "train", seed=4))
 
 
-def test_split_sizes_and_validation_never_repeats_a_train_prompt(splits):
-    assert [len(splits[s]) for s in ("train", "validation", "test")] == [600, 100, 200]
-    train_prompts = {json.dumps(to_prompt_messages(ex, style="compact")) for ex in splits["train"]}
-    assert not any(json.dumps(to_prompt_messages(ex, style="compact")) in train_prompts for ex in splits["validation"])
+def test_split_sizes_and_held_out_requests_never_repeat_a_prompt(splits):
+    assert [len(splits[s]) for s in ("train", "validation", "test", "novel")] == [600, 100, 200, 200]
+    prompts = {s: [json.dumps(to_prompt_messages(ex, style="compact")) for ex in splits[s]] for s in splits}
+    train = set(prompts["train"])
+    assert not train & set(prompts["validation"]) and not train & set(prompts["test"])
+    assert not set(prompts["validation"]) & set(prompts["test"])
+    assert len(set(prompts["test"])) == len(prompts["test"])  # no duplicates within the split either
+    # the same distribution as train: same tools are asked for, held-out requests only
+    assert {c.name for ex in splits["test"] for c in ex.gold_calls or []} <= {t["name"] for t in SyntheticWorld(SMALL).tools}
 
 
 def _slot_values(world, example):
@@ -63,25 +68,25 @@ def _slot_values(world, example):
     return out
 
 
-def test_heldout_values_appear_only_in_test(world, splits):
+def test_heldout_values_appear_only_in_novel(world, splits):
     heldout = world.heldout_values()
     assert all(values for values in heldout.values())
-    for name in ("train", "validation"):
+    for name in ("train", "validation", "test"):
         for ex in splits[name]:
             for pool, value in _slot_values(world, ex):
                 assert value not in heldout[pool], (name, ex.id, pool, value)
-    test_values = [(p, v) for ex in splits["test"] for p, v in _slot_values(world, ex)]
-    assert test_values and all(v in heldout[p] for p, v in test_values)
-    # held-out cities show up in test prompts and never in any train prompt
+    novel_values = [(p, v) for ex in splits["novel"] for p, v in _slot_values(world, ex)]
+    assert novel_values and all(v in heldout[p] for p, v in novel_values)
+    # held-out cities show up in novel prompts and never in any train prompt
     cities = heldout["city"]
     train_text = " ".join(ex.messages[0]["content"] for ex in splits["train"])
-    test_text = " ".join(ex.messages[0]["content"] for ex in splits["test"])
+    test_text = " ".join(ex.messages[0]["content"] for ex in splits["novel"])
     assert not any(f" {c}" in train_text for c in cities)
     assert any(f" {c}" in test_text for c in cities)
 
 
 def test_every_gold_renders_parses_back_and_is_valid_against_its_schema(world, splits):
-    for ex in splits["train"] + splits["test"]:
+    for ex in splits["train"] + splits["test"] + splits["novel"]:
         text = ex.gold_text("toolrl")
         parsed = parse_toolrl(text)
         assert parsed.ok, (ex.id, parsed.problems)

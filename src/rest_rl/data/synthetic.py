@@ -12,10 +12,11 @@ templates of a tool with slot values; the gold answer, in ToolRL's output format
 The ``<think>`` text varies (several phrasings that mention the slot values) while the calls are
 fixed by the request: reasoning is high-entropy, calls low-entropy, as in real data.
 
-Slot values are split once per world: a share of every value pool (cities, names, tickers, numbers,
-...) is held out, and only the ``test`` split uses those values, so test accuracy measures whether
-a model copies values it never saw in training. ``train`` and ``validation`` draw from the same
-(non-held-out) values.
+Splits: ``train``; ``validation`` and ``test``, held-out *requests* (no prompt of either repeats a
+train prompt or one of the other) drawn from the same distribution as ``train``; and ``novel``, an
+out-of-distribution probe: a share of every value pool (cities, names, tickers, numbers, ...) is held
+out once per world and only ``novel`` uses those values, so its accuracy measures whether a model
+copies values it never saw in training (the tokenizer corpus leaves them out too).
 
 Prompts are compact (see :func:`rest_rl.toolcall.prompts.compact_system_prompt`, style
 ``"compact"`` of :func:`rest_rl.data.prompting.to_prompt_messages`): about 100 tokens with a
@@ -46,7 +47,7 @@ __all__ = [
     "validate_call",
 ]
 
-SPLITS = ("train", "validation", "test")
+SPLITS = ("train", "validation", "test", "novel")
 
 # ------------------------------------------------------------------------------------------------
 # Catalogue (immutable)
@@ -365,7 +366,7 @@ class SyntheticConfig:
         },
     )
     heldout_fraction: float = field(
-        default=0.25, metadata={"help": "Share of every slot-value pool used only by the test split."}
+        default=0.25, metadata={"help": "Share of every slot-value pool used only by the novel split."}
     )
     domains: tuple[str, ...] | None = field(
         default=None, metadata={"help": "Restrict the world to these domains (None = all seven)."}
@@ -374,6 +375,9 @@ class SyntheticConfig:
     n_train: int = field(default=5000, metadata={"help": "Examples in the train split (make_splits)."})
     n_validation: int = field(default=200, metadata={"help": "Examples in the validation split (make_splits)."})
     n_test: int = field(default=200, metadata={"help": "Examples in the test split (make_splits)."})
+    n_novel: int = field(
+        default=200, metadata={"help": "Examples in the novel split (held-out slot values; make_splits)."}
+    )
 
     def __post_init__(self) -> None:
         for name in ("p_parallel", "p_no_call", "p_chitchat", "heldout_fraction"):
@@ -384,6 +388,9 @@ class SyntheticConfig:
             raise ValueError("heldout_fraction must be strictly between 0 and 1")
         if self.difficulty not in ("easy", "medium", "hard"):
             raise ValueError(f"difficulty must be 'easy', 'medium' or 'hard', got {self.difficulty!r}")
+        for name in ("n_train", "n_validation", "n_test", "n_novel"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.tools_per_prompt < 1 or self.min_distractors < 0:
             raise ValueError("tools_per_prompt must be >= 1 and min_distractors >= 0")
         if self.domains is not None:
@@ -474,7 +481,7 @@ class SyntheticWorld:
             self._heldout[pool] = frozenset(shuffled[:k])
         self._values = {
             split: {
-                pool: tuple(v for v in values if (v in self._heldout[pool]) == (split == "test"))
+                pool: tuple(v for v in values if (v in self._heldout[pool]) == (split == "novel"))
                 for pool, values in _POOLS.items()
             }
             for split in SPLITS
@@ -487,7 +494,7 @@ class SyntheticWorld:
         return sorted({t.domain for t in self._specs})
 
     def heldout_values(self) -> dict[str, frozenset[Any]]:
-        """Per value pool, the values only the test split uses."""
+        """Per value pool, the values only the novel split uses."""
         return dict(self._heldout)
 
     def tool(self, name: str) -> dict[str, Any]:
@@ -615,8 +622,9 @@ class SyntheticWorld:
         )  # fmt: skip
 
     def sample(self, n: int, split: str = "train", seed: int = 0) -> list[ToolExample]:
-        """``n`` examples of ``split`` (train/validation use the non-held-out slot values, test
-        the held-out ones). Deterministic in ``(config.seed, split, seed)``."""
+        """``n`` examples of ``split`` (``novel`` uses the held-out slot values, the other splits the
+        rest). Deterministic in ``(config.seed, split, seed)``. Unlike :func:`make_splits`, prompts
+        may repeat across splits."""
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if n < 0:
@@ -631,26 +639,30 @@ def _prompt_key(example: ToolExample) -> tuple[str, str]:
 
 
 def make_splits(config: SyntheticConfig | None = None) -> dict[str, list[ToolExample]]:
-    """``{"train", "validation", "test"}`` with ``config.n_*`` examples each.
+    """``{"train", "validation", "test", "novel"}`` with ``config.n_*`` examples each.
 
-    Validation examples never repeat a train prompt (same request and tool list); test examples
-    use held-out slot values only.
+    Validation and test examples never repeat a train prompt (same request and tool list) or one
+    another; novel examples use held-out slot values only.
     """
     config = config or SyntheticConfig()
     world = SyntheticWorld(config)
     train = world.sample(config.n_train, "train", seed=0)
     seen = {_prompt_key(ex) for ex in train}
-    validation: list[ToolExample] = []
-    rng = random.Random(f"sample:validation-{config.seed}")
-    index = 0
-    while len(validation) < config.n_validation and index < 50 * max(1, config.n_validation):
-        ex = world.example(rng, "validation", index, f"validation-{config.seed}")
-        index += 1
-        if _prompt_key(ex) not in seen:
-            seen.add(_prompt_key(ex))
-            validation.append(ex)
-    test = world.sample(config.n_test, "test", seed=0)
-    return {"train": train, "validation": validation, "test": test}
+    splits: dict[str, list[ToolExample]] = {"train": train}
+    for split in ("validation", "test"):
+        wanted = getattr(config, f"n_{split}")
+        fresh: list[ToolExample] = []
+        rng = random.Random(f"sample:{split}-{config.seed}")
+        index = 0
+        while len(fresh) < wanted and index < 50 * max(1, wanted):
+            ex = world.example(rng, split, index, f"{split}-{config.seed}")
+            index += 1
+            if _prompt_key(ex) not in seen:
+                seen.add(_prompt_key(ex))
+                fresh.append(ex)
+        splits[split] = fresh
+    splits["novel"] = world.sample(config.n_novel, "novel", seed=0)
+    return splits
 
 
 def corpus_texts(
@@ -663,7 +675,7 @@ def corpus_texts(
     """Prompt + gold texts (system, user, gold joined by newlines) for training a tokenizer.
 
     By default the train split of ``config`` (``n`` examples, default ``config.n_train``): the
-    held-out test values are deliberately absent, as they would be for a real tokenizer.
+    held-out (novel) values are deliberately absent, as they would be for a real tokenizer.
     """
     from rest_rl.data.prompting import to_prompt_messages
 
