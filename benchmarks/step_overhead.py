@@ -19,7 +19,7 @@ Goal (issue 6): ResT <= 1.05x the time and <= 1.02x the peak memory of plain GRP
 
 Presets (``--preset``):
   cpu          a small Qwen3 (hidden 256, 4 layers) with the real vocabulary, fp32, prompt 256 + completion
-               256 tokens, 8 sequences per step; about 3 minutes on 2 CPU cores.
+               256 tokens, 8 sequences per step; about 11 minutes on 2 CPU cores.
   qwen3-0.6b   Qwen3-0.6B's configuration, random init, bf16, prompt 1024 + completion 1024, 8 sequences (GPU).
   qwen3-1.7b   Qwen3-1.7B's configuration, random init, bf16, prompt 1024 + completion 1024, 8 sequences (GPU).
   smoke        tiny shapes, 2 steps per arm (a test that the script runs).
