@@ -79,3 +79,16 @@ def test_fixed_rollouts_are_exact_length_tool_use_texts(tiny_tokenizer):
     ids = so.fixed_length_ids(tiny_tokenizer, texts, 300)
     assert all(len(row) == 300 for row in ids)
     assert tiny_tokenizer.eos_token_id not in {i for row in ids for i in row}
+
+
+@pytest.mark.parametrize("preset", ["cpu", "gpu", "smoke"])
+def test_learning_curve_presets_build_valid_configurations(preset, tmp_path):
+    """Every preset (the GPU one included, which CI cannot run) yields a valid demo-style configuration whose
+    trainer sections TRL accepts, with step budgets inside the run."""
+    lc = _load("learning_curves")
+    p = lc.PRESETS[preset]
+    cfg = lc.demo_config(p, tmp_path)
+    cfg.check_trainer_sections()
+    assert cfg.rl["max_steps"] == p.rl_steps and max(p.budgets) <= p.rl_steps
+    assert cfg.eval_examples <= cfg.world.n_test and len(p.seeds) >= (3 if preset != "smoke" else 1)
+    assert int(cfg.rl["per_device_train_batch_size"]) % (p.probe_chunks * 1) == 0
