@@ -13,7 +13,7 @@ export OMP_NUM_THREADS ?= 2
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test install install-bfcl bench clean
+.PHONY: demo test install install-bfcl bench bench-step bench-curves clean
 
 install: $(STAMP)
 
@@ -43,6 +43,12 @@ test: $(STAMP) $(BFCL_STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/core_overhead.py
+
+bench-step: $(STAMP)     ## ResT vs TRL GRPO training step, time and peak memory (~11 min on 2 cores)
+	$(PY) benchmarks/step_overhead.py --preset cpu
+
+bench-curves: $(STAMP)   ## does ResT beat GRPO? 7 arms x 3 seeds (~25 min on 2 cores)
+	$(PY) benchmarks/learning_curves.py --preset cpu
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
