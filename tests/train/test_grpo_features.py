@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import subprocess
@@ -435,3 +436,19 @@ def test_two_cpu_processes_share_all_reduced_region_weights(tmp_path):
         assert a["region_entropy"] == b["region_entropy"]
     # The ranks saw different completions, so only the all-reduce can make their weights agree.
     assert any(a["local_counts"] != b["local_counts"] for a, b in zip(rec0, rec1))
+
+
+def test_checkpoints_inside_a_rollout_batch_are_warned_about(tmp_path, caplog):
+    """TRL regenerates the interrupted rollout batch on resume; save_steps should be a whole number of
+    rollout batches when one rollout batch spans several optimizer steps."""
+    common = dict(output_dir=str(tmp_path), use_cpu=True, bf16=False, save_strategy="steps", report_to=[],
+                  per_device_train_batch_size=4, num_generations=4, gradient_accumulation_steps=2,
+                  steps_per_generation=8)  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="rest_rl.train.grpo"):
+        ResTGRPOConfig(**common, save_steps=3)  # 3 optimizer steps: not a multiple of 8 / 2 = 4
+    assert any("not a multiple of the optimizer steps per rollout batch" in r.message for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="rest_rl.train.grpo"):
+        ResTGRPOConfig(**common, save_steps=8)
+        ResTGRPOConfig(**{**common, "steps_per_generation": 2}, save_steps=3)  # one rollout batch per step
+    assert not any("rollout batch" in r.message for r in caplog.records)

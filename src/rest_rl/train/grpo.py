@@ -249,6 +249,26 @@ class ResTGRPOConfig(GRPOConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.validate_rest()
+        self._warn_unaligned_checkpoints()
+
+    def _warn_unaligned_checkpoints(self) -> None:
+        """TRL does not checkpoint its buffer of generated rollouts: a run resumed from a checkpoint taken in
+        the middle of a rollout batch generates a fresh one there, so the resumed run's rollouts differ from an
+        uninterrupted run's (no optimizer step is lost or repeated). Warn when ``save_steps`` allows that."""
+        strategy = getattr(self.save_strategy, "value", self.save_strategy)
+        ga = int(self.gradient_accumulation_steps)
+        every = int(self.steps_per_generation or ga) * int(self.num_iterations)
+        save = self.save_steps
+        if strategy != "steps" or every <= ga or not save or float(save) < 1 or float(save) != int(save):
+            return
+        if (int(save) * ga) % every:
+            logger.warning(
+                "save_steps=%s is not a multiple of the optimizer steps per rollout batch (%s = steps_per_generation"
+                " x num_iterations / gradient_accumulation_steps): a run resumed from such a checkpoint regenerates "
+                "the interrupted rollout batch (TRL does not checkpoint it). Use a multiple for exact resumption.",
+                save,
+                every / ga,
+            )
 
     def validate_rest(self) -> None:
         """Check the ResT fields (and apply ``rest_dual_clip`` to ``delta``); raises ``ValueError``.
