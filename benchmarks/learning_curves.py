@@ -364,12 +364,6 @@ def run_all(preset_name: str, preset: Preset, out: Path, arms: list[str], jobs: 
 # ------------------------------------------------------------------------------------------------------------
 # Analysis
 # ------------------------------------------------------------------------------------------------------------
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _ms(values: list[float]) -> str:
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
@@ -390,6 +384,8 @@ def _smooth(values: list[float], window: int) -> list[float]:
 
 
 def analyse(out: Path, preset: Preset, arms: list[str]) -> dict[str, Any]:
+    from rest_rl.train.callbacks import read_metrics  # any JSON-lines file; a torn last line is skipped
+
     start = json.loads((out / "start" / "evals.json").read_text())
     runs: dict[str, dict[int, dict[str, Any]]] = {}
     for arm in arms:
@@ -397,11 +393,11 @@ def analyse(out: Path, preset: Preset, arms: list[str]) -> dict[str, Any]:
             run_dir = out / "runs" / arm / f"seed{seed}"
             if not (run_dir / "done.json").is_file():
                 continue
-            metrics = [m for m in _read_jsonl(run_dir / "metrics.jsonl") if "reward" in m]
+            metrics = [m for m in read_metrics(run_dir / "metrics.jsonl") if "reward" in m]
             runs.setdefault(arm, {})[seed] = {
                 "metrics": metrics,
-                "evals": {e["step"]: e for e in _read_jsonl(run_dir / "evals.jsonl")},
-                "gradvar": _read_jsonl(run_dir / "gradvar.jsonl"),
+                "evals": {e["step"]: e for e in read_metrics(run_dir / "evals.jsonl")},
+                "gradvar": read_metrics(run_dir / "gradvar.jsonl"),
                 "seconds": json.loads((run_dir / "done.json").read_text())["seconds"],
             }
     window = max(5, preset.rl_steps // 15)

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["add_eval_parser", "main"]
+__all__ = ["add_eval_parser", "add_run_options", "check_run_options", "main", "run_and_print", "run_options"]
 
 _PROG_ERROR = "rest-rl: error: "
 
@@ -41,40 +41,79 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def add_run_options(p: argparse.ArgumentParser, *, unit: str, group: str, max_new_tokens: int, resume_also: str = "") -> None:
+    """The options every benchmark run shares (engine, decoding, output, resume); ``unit``/``group`` name what
+    the benchmark evaluates ("samples"/"level", "entries"/"category") in the help texts."""
+    p.add_argument("--engine", choices=["hf", "vllm", "openai"], default="hf", help="generation engine (default: hf)")
+    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (engine openai)")
+    p.add_argument(
+        "--limit",
+        type=_positive_int,
+        help=f"evaluate only the first N {unit} of each {group} (the report says it is a subset)",
+    )
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=8, help="prompts per batch (hf), requests in flight (openai); default 8"
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        default=max_new_tokens,
+        help=f"tokens generated per {'sample' if unit == 'samples' else 'step'} (default: {max_new_tokens})",
+    )
+    p.add_argument("--device", default="auto", help="hf engine device: auto, cpu, cuda, cuda:1 ... (default: auto)")
+    p.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
+    p.add_argument("--out-dir", default="runs/eval", help="parent of the fresh run directory (default: runs/eval)")
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help=f"complete an earlier run directory: generate only its missing {unit} (refused if model{resume_also} "
+        "or decoding settings differ)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The run-config fields of :func:`add_run_options` (plus ``model``) as keyword arguments."""
+    names = ("model", "engine", "base_url", "limit", "batch_size", "max_new_tokens", "device", "dtype", "out_dir", "resume")
+    return {name: getattr(args, name) for name in names}
+
+
+def check_run_options(args: argparse.Namespace) -> bool:
+    """``False`` (after printing the one-line error) when the options cannot work together."""
+    if args.engine == "openai" and not args.base_url:
+        print(_PROG_ERROR + "--engine openai needs --base-url (e.g. http://localhost:8000/v1)", file=sys.stderr)
+        return False
+    return True
+
+
+def run_and_print(run: Any, errors: tuple[type[BaseException], ...]) -> int:
+    """Call ``run()`` (returning an object with ``table``, ``scores``, ``generated``, ``reused``, ``run_dir``),
+    print its table and summary and return 0; a user-fixable ``errors`` becomes a one-line message and 2."""
+    try:
+        result = run()
+    except errors as exc:
+        print(_PROG_ERROR + " ".join(str(exc).split()), file=sys.stderr)
+        return 2
+    print(result.table)
+    note = result.scores.subset_note()
+    if note:
+        print(note)
+    print(f"generated {result.generated}, reused {result.reused}; results in {result.run_dir}")
+    return 0
+
+
 def _cmd_apibank(args: argparse.Namespace) -> int:
     from rest_rl.data.io import DataError
     from rest_rl.eval.apibank import ApiBankConfig, run_apibank
     from rest_rl.eval.engines import EngineError
     from rest_rl.eval.runs import RunError
 
-    if args.engine == "openai" and not args.base_url:
-        print(_PROG_ERROR + "--engine openai needs --base-url (e.g. http://localhost:8000/v1)", file=sys.stderr)
+    if not check_run_options(args):
         return 2
-    config = ApiBankConfig(
-        model=args.model,
-        engine=args.engine,
-        base_url=args.base_url,
-        data_dir=args.data_dir,
-        levels=args.levels,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        device=args.device,
-        dtype=args.dtype,
-        out_dir=args.out_dir,
-        resume=args.resume,
+    config = ApiBankConfig(**run_options(args), data_dir=args.data_dir, levels=args.levels)
+    return run_and_print(
+        lambda: run_apibank(config, progress=not args.no_progress), (DataError, EngineError, RunError, ValueError)
     )
-    try:
-        run = run_apibank(config, progress=not args.no_progress)
-    except (DataError, EngineError, RunError, ValueError) as exc:
-        print(_PROG_ERROR + " ".join(str(exc).split()), file=sys.stderr)
-        return 2
-    print(run.table)
-    note = run.scores.subset_note()
-    if note:
-        print(note)
-    print(f"generated {run.generated}, reused {run.reused}; results in {run.run_dir}")
-    return 0
 
 
 def _add_apibank(sub: Any) -> None:
@@ -92,28 +131,8 @@ def _add_apibank(sub: Any) -> None:
         help="directory with level-{1,2,3}-api_processed.json (default: download from ToolRL's repository "
         "into ~/.cache/rest_rl and verify SHA-256)",
     )
-    p.add_argument("--engine", choices=["hf", "vllm", "openai"], default="hf", help="generation engine (default: hf)")
-    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (engine openai)")
-    p.add_argument(
-        "--limit",
-        type=_positive_int,
-        help="evaluate only the first N samples of each level (the report says it is a subset)",
-    )
     p.add_argument("--levels", type=_levels, default=(1, 2, 3), help="comma-separated levels (default: 1,2,3)")
-    p.add_argument(
-        "--batch-size", type=_positive_int, default=8, help="prompts per batch (hf), requests in flight (openai); default 8"
-    )
-    p.add_argument("--max-new-tokens", type=_positive_int, default=1024, help="tokens generated per sample (default: 1024)")
-    p.add_argument("--device", default="auto", help="hf engine device: auto, cpu, cuda, cuda:1 ... (default: auto)")
-    p.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
-    p.add_argument("--out-dir", default="runs/eval", help="parent of the fresh run directory (default: runs/eval)")
-    p.add_argument(
-        "--resume",
-        metavar="DIR",
-        help="complete an earlier run directory: generate only its missing samples (refused if model or "
-        "decoding settings differ)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_options(p, unit="samples", group="level", max_new_tokens=1024)
     p.set_defaults(func=_cmd_apibank)
 
 

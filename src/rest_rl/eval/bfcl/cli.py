@@ -15,11 +15,9 @@ import argparse
 import sys
 from typing import Any
 
-from rest_rl.eval.cli import _positive_int  # one argument parser for every eval command
+from rest_rl.eval.cli import _PROG_ERROR, add_run_options, check_run_options, run_and_print, run_options
 
 __all__ = ["add_bfcl_parser"]
-
-_PROG_ERROR = "rest-rl: error: "
 
 
 def _cmd_bfcl(args: argparse.Namespace) -> int:
@@ -29,39 +27,17 @@ def _cmd_bfcl(args: argparse.Namespace) -> int:
     from rest_rl.eval.engines import EngineError
     from rest_rl.eval.runs import RunError
 
-    if args.engine == "openai" and not args.base_url:
-        print(_PROG_ERROR + "--engine openai needs --base-url (e.g. http://localhost:8000/v1)", file=sys.stderr)
+    if not check_run_options(args):
         return 2
     try:
         categories = resolve_categories(args.categories)
     except ValueError as exc:
         print(_PROG_ERROR + str(exc), file=sys.stderr)
         return 2
-    config = BfclConfig(
-        model=args.model,
-        categories=categories,
-        style=args.style,
-        engine=args.engine,
-        base_url=args.base_url,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        device=args.device,
-        dtype=args.dtype,
-        out_dir=args.out_dir,
-        resume=args.resume,
+    config = BfclConfig(**run_options(args), categories=categories, style=args.style)
+    return run_and_print(
+        lambda: run_bfcl(config, progress=not args.no_progress), (BfclUnavailable, EngineError, RunError, ValueError)
     )
-    try:
-        run = run_bfcl(config, progress=not args.no_progress)
-    except (BfclUnavailable, EngineError, RunError, ValueError) as exc:
-        print(_PROG_ERROR + " ".join(str(exc).split()), file=sys.stderr)
-        return 2
-    print(run.table)
-    note = run.scores.subset_note()
-    if note:
-        print(note)
-    print(f"generated {run.generated}, reused {run.reused}; results in {run.run_dir}")
-    return 0
 
 
 def add_bfcl_parser(eval_subparsers: Any) -> argparse.ArgumentParser:
@@ -95,26 +71,6 @@ def add_bfcl_parser(eval_subparsers: Any) -> argparse.ArgumentParser:
         help="prompt style: toolrl (ToolRL system prompt, <tool_call> JSON lines; default) or fc (native chat "
         "template with tools=, Hermes <tool_call> blocks: comparable with the public leaderboard's FC entries)",
     )
-    p.add_argument("--engine", choices=["hf", "vllm", "openai"], default="hf", help="generation engine (default: hf)")
-    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (engine openai)")
-    p.add_argument(
-        "--limit", type=_positive_int, help="evaluate only the first N entries of each category (the report says it is a subset)"
-    )
-    p.add_argument(
-        "--batch-size", type=_positive_int, default=8, help="prompts per batch (hf), requests in flight (openai); default 8"
-    )
-    p.add_argument(
-        "--max-new-tokens", type=_positive_int, default=2048, help="tokens generated per step (default: 2048)"
-    )
-    p.add_argument("--device", default="auto", help="hf engine device: auto, cpu, cuda, cuda:1 ... (default: auto)")
-    p.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
-    p.add_argument("--out-dir", default="runs/eval", help="parent of the fresh run directory (default: runs/eval)")
-    p.add_argument(
-        "--resume",
-        metavar="DIR",
-        help="complete an earlier run directory: generate only its missing entries (refused if model, style or "
-        "decoding settings differ)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_options(p, unit="entries", group="category", max_new_tokens=2048, resume_also=", style")
     p.set_defaults(func=_cmd_bfcl)
     return p
