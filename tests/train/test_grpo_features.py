@@ -403,6 +403,12 @@ WORKER = textwrap.dedent("""
     trainer.train()
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump({"num_processes": trainer.accelerator.num_processes, "records": Recording.records}, f)
+    # Leave together and close the gloo group cleanly: a rank exiting while the other still holds the group
+    # can abort (SIGABRT) at interpreter shutdown.
+    import torch.distributed as dist
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
     """)
 
 
