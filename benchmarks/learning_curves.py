@@ -148,9 +148,10 @@ def demo_config(preset: Preset, out: Path) -> Any:
 
 def build_start(cfg: Any, log: Any) -> Path:
     """The shared SFT start (cached: reused when ``start/sft`` holds a model built from the same config)."""
-    from rest_rl.cli import run_sft
-    from rest_rl.config import ModelSection, SFTRunConfig, to_plain
-    from rest_rl.demo import _data_section
+    from rest_rl.config import to_plain
+    from rest_rl.integrations.trl.runners import SFTRunConfig, run_sft
+    from rest_rl.models.loading import ModelSection
+    from rest_rl.demo import data_section
     from rest_rl.models.tiny import make_embedded_model
 
     start = Path(cfg.out_dir)
@@ -166,7 +167,7 @@ def build_start(cfg: Any, log: Any) -> Path:
     run_sft(
         SFTRunConfig(
             model=ModelSection(name_or_path=str(model_dir)),
-            data=_data_section(cfg, split="train", offset=0, limit=cfg.sft_labels),
+            data=data_section(cfg, split="train", offset=0, limit=cfg.sft_labels),
             sft={**cfg.sft, "output_dir": str(sft_dir)},
         ),
         overwrite=True,
@@ -206,7 +207,7 @@ def evaluate(model: Any, tokenizer: Any, examples: list[Any], cfg: Any) -> dict[
 def _probed_trainer_class() -> type:
     import torch
 
-    from rest_rl.train.grpo import ResTGRPOTrainer
+    from rest_rl.integrations.trl.grpo import ResTGRPOTrainer
 
     class ProbedTrainer(ResTGRPOTrainer):
         """ResTGRPOTrainer that, every ``probe_every`` steps, measures the spread of the policy gradient of the
@@ -267,10 +268,11 @@ def run_one(spec: dict[str, Any]) -> None:
     import torch
     from transformers import TrainerCallback
 
-    from rest_rl.cli import build_trainer_args, grpo_dataset, load_tokenizer
-    from rest_rl.config import ModelSection, load_examples
-    from rest_rl.demo import _data_section
-    from rest_rl.train.callbacks import MetricsJsonlCallback, WallClockCallback, install_callbacks
+    from rest_rl.data.selection import load_examples
+    from rest_rl.integrations.trl.runners import build_trainer_args, grpo_dataset
+    from rest_rl.models.loading import ModelSection, load_tokenizer
+    from rest_rl.demo import data_section
+    from rest_rl.integrations.trl.callbacks import MetricsJsonlCallback, WallClockCallback, install_callbacks
 
     preset = Preset(**{**spec["preset"], "budgets": tuple(spec["preset"]["budgets"]), "seeds": tuple(spec["preset"]["seeds"])})
     torch.set_num_threads(spec["threads"])
@@ -284,8 +286,8 @@ def run_one(spec: dict[str, Any]) -> None:
     section = {**cfg.rl, "seed": spec["seed"], "output_dir": str(out), "report_to": "none", "disable_tqdm": True}
     args = build_trainer_args("train", section, ModelSection(name_or_path=start), ARMS[spec["arm"]])
     tokenizer = load_tokenizer(start)
-    dataset = grpo_dataset(load_examples(_data_section(cfg, split="train", offset=cfg.sft_labels, limit=n_rl)), _data_section(cfg, split="train"), tokenizer)
-    held_out = load_examples(_data_section(cfg, split="test", limit=cfg.eval_examples))
+    dataset = grpo_dataset(load_examples(data_section(cfg, split="train", offset=cfg.sft_labels, limit=n_rl)), data_section(cfg, split="train"), tokenizer)
+    held_out = load_examples(data_section(cfg, split="test", limit=cfg.eval_examples))
     cls = _probed_trainer_class()
     trainer = cls(model=start, args=args, train_dataset=dataset, processing_class=tokenizer)
     trainer.probe_every, trainer.probe_chunks, trainer.probe_log = preset.probe_every, preset.probe_chunks, out / "gradvar.jsonl"
@@ -315,14 +317,14 @@ def run_all(preset_name: str, preset: Preset, out: Path, arms: list[str], jobs: 
     torch.set_num_threads(max(1, threads * jobs))
     cfg = demo_config(preset, out)
     start = build_start(cfg, log)
-    from rest_rl.config import load_examples
-    from rest_rl.demo import _data_section
+    from rest_rl.data.selection import load_examples
+    from rest_rl.demo import data_section
 
     start_eval = out / "start" / "evals.json"
     if not start_eval.is_file():
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        held_out = load_examples(_data_section(cfg, split="test", limit=cfg.eval_examples))
+        held_out = load_examples(data_section(cfg, split="test", limit=cfg.eval_examples))
         scores = evaluate(AutoModelForCausalLM.from_pretrained(start), AutoTokenizer.from_pretrained(start), held_out, cfg)
         start_eval.write_text(json.dumps({**scores, "step": 0}) + "\n")
     log(f"SFT start on {cfg.eval_examples} held-out test examples: {json.loads(start_eval.read_text())}")
@@ -384,7 +386,7 @@ def _smooth(values: list[float], window: int) -> list[float]:
 
 
 def analyse(out: Path, preset: Preset, arms: list[str]) -> dict[str, Any]:
-    from rest_rl.train.callbacks import read_metrics  # any JSON-lines file; a torn last line is skipped
+    from rest_rl.integrations.trl.callbacks import read_metrics  # any JSON-lines file; a torn last line is skipped
 
     start = json.loads((out / "start" / "evals.json").read_text())
     runs: dict[str, dict[int, dict[str, Any]]] = {}

@@ -172,7 +172,7 @@ def build(preset: Preset, device: str, out_dir: str, seed: int) -> dict[str, Any
     from rest_rl.data import corpus_texts, to_trl_dataset
     from rest_rl.data.synthetic import SyntheticConfig
     from rest_rl.models import build_bpe_tokenizer
-    from rest_rl.train import ResTGRPOConfig, ResTGRPOTrainer, make_reward_funcs
+    from rest_rl.integrations.trl import ResTGRPOConfig, ResTGRPOTrainer, make_reward_funcs
 
     world = SyntheticConfig(seed=seed, p_no_call=0.0)
     tokenizer = build_bpe_tokenizer(corpus_texts(world, n=400), vocab_size=min(2048, preset.vocab))

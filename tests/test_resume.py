@@ -37,7 +37,7 @@ MAX_STEPS, SAVE_STEPS, KILL_AT = 6, 2, 5
 DRIVER = r"""
 import os, signal, sys
 from transformers import TrainerCallback
-import rest_rl.train.callbacks as cb
+import rest_rl.integrations.trl.callbacks as cb
 
 kill_at = int(os.environ["REST_RL_TEST_KILL_AT"])
 

@@ -1,4 +1,4 @@
-"""Run configuration: YAML files plus ``--set key=value`` overrides, turned into dataclasses.
+"""The configuration engine: YAML files plus ``--set key=value`` overrides, turned into checked dataclasses.
 
 A run file has a few sections, each mapped onto a dataclass::
 
@@ -7,8 +7,8 @@ A run file has a few sections, each mapped onto a dataclass::
     data:             # DataSection: where the examples come from and how prompts are written
       source: mix
       path: configs/data/rlla_4k_mix.yaml
-    sft:  {...}       # every field of rest_rl.train.sft.ResTSFTConfig (TRL SFTConfig + rest_*)
-    train: {...}      # every field of rest_rl.train.grpo.ResTGRPOConfig (TRL GRPOConfig + rest_*)
+    sft:  {...}       # every field of rest_rl.integrations.trl.sft.ResTSFTConfig (TRL SFTConfig + rest_*)
+    train: {...}      # every field of rest_rl.integrations.trl.grpo.ResTGRPOConfig (TRL GRPOConfig + rest_*)
 
 Overrides use dotted keys and YAML values: ``--set train.learning_rate=1e-6 --set data.limit=100``.
 Every key is checked against the dataclass it lands in; unknown keys and values of the wrong type are
@@ -31,18 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rest_rl.errors import ConfigError
+
 __all__ = [
     "ConfigError",
-    "DATA_SOURCES",
-    "DataSection",
-    "ModelSection",
-    "SFTRunConfig",
-    "TrainRunConfig",
     "apply_overrides",
     "build_dataclass",
     "describe_fields",
     "format_fields",
-    "load_examples",
     "load_yaml",
     "merge_trees",
     "parse_override",
@@ -50,10 +46,6 @@ __all__ = [
     "save_yaml",
     "to_plain",
 ]
-
-
-class ConfigError(ValueError):
-    """A configuration problem the user can fix; its message is one line."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -350,221 +342,3 @@ def format_fields(cls: type, prefix: str = "", *, title: str | None = None, widt
         if help_text:
             lines.extend(textwrap.wrap(help_text, width=width, initial_indent="      ", subsequent_indent="      "))
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------------
-# The sections shared by the commands
-# ------------------------------------------------------------------------------------------------
-
-DATA_SOURCES: tuple[str, ...] = ("synthetic", "mix", "toolrl_sft", "toolrl_rl", "toolace", "xlam", "hammer", "examples")
-"""Where a run's examples come from (see :class:`DataSection`)."""
-
-
-@dataclass
-class ModelSection:
-    """The model a command trains or evaluates: a local Hugging Face directory or a hub id."""
-
-    name_or_path: str = field(
-        default="",
-        metadata={
-            "help": "Model directory or hub id (what --model sets), e.g. runs/demo/model or "
-            "Qwen/Qwen3-4B-Instruct-2507. Its tokenizer and chat template are used too."
-        },
-    )
-    dtype: str = field(
-        default="float32",
-        metadata={"help": "Weights dtype when loading: float32, bfloat16, float16 or auto (the checkpoint's)."},
-    )
-    attn_implementation: str | None = field(
-        default=None, metadata={"help": "Attention kernel (sdpa, eager, flash_attention_2); None = Transformers' choice."}
-    )
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the hub (off by default)."})
-
-    def __post_init__(self) -> None:
-        if self.dtype not in ("float32", "bfloat16", "float16", "auto"):
-            raise ValueError(f"model.dtype must be float32, bfloat16, float16 or auto, got {self.dtype!r}")
-
-    def init_kwargs(self) -> dict[str, Any]:
-        """``model_init_kwargs`` for TRL's trainers (they load the model from the path)."""
-        kwargs: dict[str, Any] = {"dtype": self.dtype}
-        if self.attn_implementation:
-            kwargs["attn_implementation"] = self.attn_implementation
-        return kwargs
-
-
-from rest_rl.data.synthetic import SyntheticConfig  # noqa: E402  (light: imports no trainer framework)
-
-
-@dataclass
-class DataSection:
-    """Where the examples of a run come from and how their prompts are written."""
-
-    source: str = field(
-        default="synthetic",
-        metadata={
-            "help": "synthetic (the embedded tool world), mix (a recipe YAML such as configs/data/rlla_4k_mix.yaml), "
-            "toolrl_sft / toolrl_rl / toolace / xlam / hammer (one file or hub id with that loader), or examples "
-            "(a .jsonl/.json/.parquet of ToolExample.to_dict rows)."
-        },
-    )
-    path: str | None = field(
-        default=None, metadata={"help": "Recipe YAML (source=mix) or data file / hub id (other non-synthetic sources)."}
-    )
-    split: str = field(
-        default="train",
-        metadata={"help": "Which split to use: train / validation / test (synthetic), train / test (mix), hub split."},
-    )
-    offset: int = field(default=0, metadata={"help": "Skip this many examples of the split first."})
-    limit: int | None = field(default=None, metadata={"help": "Use at most this many examples (after offset)."})
-    prompt_style: str = field(
-        default="toolrl",
-        metadata={
-            "help": "Prompt layout: toolrl (ToolRL system prompt + dialogue history), compact (one line per tool; "
-            "tiny models), chat_template (tools through the tokenizer's chat template, Hermes-format gold), hammer."
-        },
-    )
-    think_placeholder: bool = field(
-        default=True, metadata={"help": "Use ToolRL's placeholder thought when an example has no <think> text."}
-    )
-    skip_invalid: bool = field(default=True, metadata={"help": "Skip malformed rows of a file instead of stopping."})
-    synthetic: SyntheticConfig = field(
-        default_factory=SyntheticConfig, metadata={"help": "The synthetic world (source=synthetic)."}
-    )
-
-    def __post_init__(self) -> None:
-        from rest_rl.data.prompting import PROMPT_STYLES
-
-        if self.source not in DATA_SOURCES:
-            raise ValueError(f"data.source must be one of {list(DATA_SOURCES)}, got {self.source!r}")
-        if self.prompt_style not in PROMPT_STYLES:
-            raise ValueError(f"data.prompt_style must be one of {list(PROMPT_STYLES)}, got {self.prompt_style!r}")
-        if self.source != "synthetic" and not self.path:
-            raise ValueError(f"data.path is required for data.source={self.source!r}")
-        if self.offset < 0 or (self.limit is not None and self.limit < 0):
-            raise ValueError("data.offset and data.limit must be >= 0")
-
-    def check_paths(self) -> None:
-        """``ConfigError`` when a local path this section names does not exist (hub ids pass)."""
-        if self.path is None:
-            return
-        p = Path(self.path)
-        looks_local = p.suffix in (".json", ".jsonl", ".parquet", ".yaml", ".yml") or p.is_absolute() or self.path.startswith(".")
-        if self.source in ("mix", "examples") or looks_local:
-            if not p.exists():
-                raise ConfigError(f"no such data file: {p}")
-
-
-def _read_example_rows(path: Path) -> list[dict[str, Any]]:
-    import json
-
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        rows = json.loads(text)
-        return rows if isinstance(rows, list) else [rows]
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def load_examples(section: DataSection) -> list[Any]:
-    """The :class:`~rest_rl.data.schema.ToolExample` list a :class:`DataSection` names
-    (split, then ``offset`` / ``limit``). Load problems become one-line ``ConfigError``s."""
-    from rest_rl.data.io import DataError
-    from rest_rl.data.schema import ToolExample
-
-    section.check_paths()
-    try:
-        if section.source == "synthetic":
-            from rest_rl.data.synthetic import SPLITS, SyntheticWorld, make_splits
-
-            if section.split not in SPLITS:
-                raise ConfigError(f"data.split must be one of {list(SPLITS)} for synthetic data, got {section.split!r}")
-            cfg = section.synthetic
-            need = section.offset + (section.limit if section.limit is not None else 0)
-            if section.split in ("validation", "test"):  # de-duplicated against train: make_splits
-                if need > getattr(cfg, f"n_{section.split}"):
-                    raise ConfigError(
-                        f"data.offset + data.limit = {need} exceeds synthetic.n_{section.split} = "
-                        f"{getattr(cfg, f'n_{section.split}')}"
-                    )
-                examples = make_splits(cfg)[section.split]
-            else:
-                n = max(need, getattr(cfg, f"n_{section.split}"))
-                examples = SyntheticWorld(cfg).sample(n, section.split, seed=0)
-        elif section.source == "mix":
-            from rest_rl.data.mix import build_mix, load_mix_config
-
-            splits, _ = build_mix(load_mix_config(section.path))
-            if section.split not in splits:
-                raise ConfigError(f"data.split must be one of {sorted(splits)} for a mix, got {section.split!r}")
-            examples = splits[section.split]
-        elif section.source == "examples":
-            rows = _read_example_rows(Path(str(section.path)))
-            examples = []
-            for i, row in enumerate(rows):
-                try:
-                    examples.append(ToolExample.from_dict(row))
-                except ValueError as exc:
-                    if not section.skip_invalid:
-                        raise ConfigError(f"{section.path}: row {i}: {exc}") from None
-        else:
-            from rest_rl.data.mix import get_loader
-
-            result = get_loader(section.source)(
-                section.path, split=section.split, skip_invalid=section.skip_invalid
-            )
-            examples = list(result)
-    except ConfigError:
-        raise
-    except (DataError, ValueError, OSError) as exc:
-        raise ConfigError(" ".join(str(exc).split()) or type(exc).__name__) from None
-    end = None if section.limit is None else section.offset + section.limit
-    picked = list(examples)[section.offset : end]
-    if not picked:
-        raise ConfigError(f"no examples selected from data.source={section.source!r} (offset {section.offset}, limit {section.limit})")
-    return picked
-
-
-# ------------------------------------------------------------------------------------------------
-# Command configurations
-# ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class SFTRunConfig:
-    """``rest-rl sft``: a model, its labelled examples and the trainer settings."""
-
-    model: ModelSection = field(default_factory=ModelSection, metadata={"help": "The model to fine-tune."})
-    data: DataSection = field(default_factory=DataSection, metadata={"help": "The labelled examples."})
-    sft: dict[str, Any] = field(
-        default_factory=dict,
-        metadata={
-            "help": "Trainer settings: any field of rest_rl.train.sft.ResTSFTConfig (TRL's SFTConfig plus "
-            "rest_sft_mode, rest_upweight, rest_region_weights, ...); listed by `rest-rl sft --help`."
-        },
-    )
-
-
-@dataclass
-class TrainRunConfig:
-    """``rest-rl train``: a model, the RL prompts and the ResT-GRPO trainer settings."""
-
-    model: ModelSection = field(default_factory=ModelSection, metadata={"help": "The policy to train."})
-    data: DataSection = field(default_factory=DataSection, metadata={"help": "The RL prompts (with gold answers for the reward)."})
-    train: dict[str, Any] = field(
-        default_factory=dict,
-        metadata={
-            "help": "Trainer settings: any field of rest_rl.train.grpo.ResTGRPOConfig (TRL's GRPOConfig plus the "
-            "rest_* token-weight and reward_* knobs); listed by `rest-rl train --help`."
-        },
-    )
-    ablations: list[str] = field(
-        default_factory=list,
-        metadata={"help": "Ablation presets applied in order after the train section (see `rest-rl train --help`)."},
-    )
-    launch: str | None = field(
-        default=None,
-        metadata={"help": "The launch command this file is meant for (documentation; printed by --dry-run)."},
-    )

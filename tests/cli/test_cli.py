@@ -48,7 +48,7 @@ def test_top_level_help_lists_the_commands(capsys):
 
 
 def test_train_help_documents_every_knob(capsys):
-    from rest_rl.train.grpo import ABLATIONS, ResTGRPOConfig
+    from rest_rl.integrations.trl.grpo import ABLATIONS, ResTGRPOConfig
 
     code, out, _ = _run(capsys, "train", "--help")
     assert code == 0
@@ -68,7 +68,7 @@ def test_train_help_documents_every_knob(capsys):
 
 def test_sft_and_demo_help_document_every_knob(capsys):
     from rest_rl.demo import DemoConfig
-    from rest_rl.train.sft import ResTSFTConfig
+    from rest_rl.integrations.trl.sft import ResTSFTConfig
 
     code, out, _ = _run(capsys, "sft", "--help")
     assert code == 0
@@ -145,8 +145,8 @@ def test_qwen_config_builds_with_its_accelerate_launch_line(capsys):
     """configs/qwen3_4b_instruct_rlla4k.yaml resolves into a valid ResTGRPOConfig (bf16 off: no GPU here)."""
     from accelerate.commands.config.config_args import ClusterConfig
 
-    from rest_rl.cli import build_trainer_args
-    from rest_rl.config import TrainRunConfig, build_dataclass
+    from rest_rl.config import build_dataclass
+    from rest_rl.integrations.trl.runners import TrainRunConfig, build_trainer_args
 
     code, out, err = _run(capsys, "train", "--config", str(QWEN), "--dry-run", "--set", "train.bf16=false")
     assert code == 0, err

@@ -9,18 +9,16 @@ import pytest
 
 from rest_rl.config import (
     ConfigError,
-    DataSection,
-    ModelSection,
-    TrainRunConfig,
     apply_overrides,
     build_dataclass,
     describe_fields,
-    load_examples,
     load_yaml,
     merge_trees,
     parse_override,
     resolve_tree,
 )
+from rest_rl.data.selection import DataSection, load_examples
+from rest_rl.models.loading import ModelSection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,6 +115,8 @@ def test_resolve_tree_layers_defaults_file_and_overrides(tmp_path):
 
 
 def test_every_field_is_described_with_help():
+    from rest_rl.integrations.trl.runners import TrainRunConfig
+
     rows = describe_fields(TrainRunConfig)
     keys = [r[0] for r in rows]
     assert "model.name_or_path" in keys and "data.synthetic.n_train" in keys and "train" in keys

@@ -11,7 +11,7 @@ import pytest
 
 from rest_rl.data import DataError, load_hammer, load_toolace, load_toolrl_rl, load_toolrl_sft, load_xlam
 from rest_rl.data import to_prompt_messages
-from rest_rl.data.toolace import parse_toolace_calls, tools_from_system_text
+from rest_rl.data.sources.toolace import parse_toolace_calls, tools_from_system_text
 from rest_rl.toolcall.prompts import TOOLRL_THINK_CALL, TOOLRL_THINK_RESPOND, toolrl_system_prompt
 from rest_rl.toolcall.types import ToolCall
 

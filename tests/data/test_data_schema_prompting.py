@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rest_rl.data import ToolExample, split_dialogue, to_prompt_messages, to_trl_dataset
-from rest_rl.data.hammer import mask_names
+from rest_rl.data.sources.hammer import mask_names
 from rest_rl.toolcall.hermes import parse_hermes
 from rest_rl.toolcall.prompts import TOOLRL_THINK_CALL, tool_call_message
 from rest_rl.toolcall.pycall import parse_python_calls

@@ -17,7 +17,7 @@ pytest.importorskip(
 
 from rest_rl.eval.bfcl import official  # noqa: E402
 from rest_rl.eval.bfcl.run import BfclConfig, run_bfcl  # noqa: E402
-from rest_rl.eval.cli import main  # noqa: E402
+from rest_rl.cli import main  # noqa: E402
 from rest_rl.eval.engines import GenerationRequest  # noqa: E402
 from rest_rl.eval.runs import RunError  # noqa: E402
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rest_rl.train import ResTGRPOConfig
+from rest_rl.integrations.trl import ResTGRPOConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,7 @@ from trl import GRPOConfig, GRPOTrainer
 from rest_rl.core.regions import Region
 from rest_rl.core.weights import WeightConfig
 from rest_rl.rewards import RewardConfig
-from rest_rl.train import (
+from rest_rl.integrations.trl import (
     ABLATIONS,
     REGIONS_KEY,
     ResTGRPOConfig,
@@ -364,7 +364,7 @@ WORKER = textwrap.dedent("""
     from rest_rl.core.weights import region_entropy_stats
     from rest_rl.data import SyntheticConfig, corpus_texts, make_splits, to_trl_dataset
     from rest_rl.models import TinyModelConfig, build_bpe_tokenizer, build_tiny_model
-    from rest_rl.train import REGIONS_KEY, ResTGRPOConfig, ResTGRPOTrainer
+    from rest_rl.integrations.trl import REGIONS_KEY, ResTGRPOConfig, ResTGRPOTrainer
 
     out_dir = sys.argv[1]
     world = SyntheticConfig(n_train=16, n_validation=0, n_test=0, seed=3)
@@ -450,11 +450,11 @@ def test_checkpoints_inside_a_rollout_batch_are_warned_about(tmp_path, caplog):
     common = dict(output_dir=str(tmp_path), use_cpu=True, bf16=False, save_strategy="steps", report_to=[],
                   per_device_train_batch_size=4, num_generations=4, gradient_accumulation_steps=2,
                   steps_per_generation=8)  # fmt: skip
-    with caplog.at_level(logging.WARNING, logger="rest_rl.train.grpo"):
+    with caplog.at_level(logging.WARNING, logger="rest_rl.integrations.trl.grpo"):
         ResTGRPOConfig(**common, save_steps=3)  # 3 optimizer steps: not a multiple of 8 / 2 = 4
     assert any("not a multiple of the optimizer steps per rollout batch" in r.message for r in caplog.records)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="rest_rl.train.grpo"):
+    with caplog.at_level(logging.WARNING, logger="rest_rl.integrations.trl.grpo"):
         ResTGRPOConfig(**common, save_steps=8)
         ResTGRPOConfig(**{**common, "steps_per_generation": 2}, save_steps=3)  # one rollout batch per step
     assert not any("rollout batch" in r.message for r in caplog.records)

@@ -17,7 +17,7 @@ from trl import GRPOConfig, GRPOTrainer
 from rest_rl.core.entropy import logprobs_and_entropy_from_logits
 from rest_rl.core.loss import clipped_policy_loss
 from rest_rl.core.weights import token_weights
-from rest_rl.train import REGIONS_KEY, ResTGRPOConfig, ResTGRPOTrainer, make_reward_funcs
+from rest_rl.integrations.trl import REGIONS_KEY, ResTGRPOConfig, ResTGRPOTrainer, make_reward_funcs
 
 GLOBAL_STEP, MAX_STEPS = 3, 10  # progress 0.3
 

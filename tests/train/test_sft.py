@@ -11,7 +11,7 @@ from rest_rl.core.regions import Region, label_tokens
 from rest_rl.core.offsets import token_char_offsets
 from rest_rl.data.synthetic import SyntheticConfig, SyntheticWorld
 from rest_rl.models.tiny import TinyModelConfig, make_embedded_model
-from rest_rl.train.sft import (
+from rest_rl.integrations.trl.sft import (
     ResTSFTConfig,
     ResTSFTTrainer,
     completion_regions,

@@ -13,7 +13,7 @@ import pytest
 
 from rest_rl.rewards import RewardConfig, reward_ranges, toolrl_reward
 from rest_rl.toolcall.types import ToolCall
-from rest_rl.train import ResTGRPOConfig, ToolRLReward, completion_text, make_reward_funcs, training_progress
+from rest_rl.integrations.trl import ResTGRPOConfig, ToolRLReward, completion_text, make_reward_funcs, training_progress
 
 GOLD = [{"name": "get_weather", "arguments": {"city": "Lisbon"}}]
 GOOD = '<think> weather </think>\n<tool_call>\n{"name": "get_weather", "parameters": {"city": "Lisbon"}}\n</tool_call>'
@@ -110,7 +110,7 @@ def test_untrusted_completions_get_a_finite_reward_in_range(completion):
 
 
 def test_a_scoring_crash_gives_the_minimum(monkeypatch):
-    import rest_rl.train.rewards as module
+    import rest_rl.integrations.trl.rewards as module
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
@@ -123,7 +123,7 @@ def test_a_scoring_crash_gives_the_minimum(monkeypatch):
 def test_malformed_gold_is_unscored_with_one_warning(caplog):
     (func,) = make_reward_funcs()
     completions = [_conv(GOOD)] * 3
-    with caplog.at_level(logging.WARNING, logger="rest_rl.train.rewards"):
+    with caplog.at_level(logging.WARNING, logger="rest_rl.integrations.trl.rewards"):
         rewards = func(
             prompts=["q"] * 3,
             completions=completions,

@@ -8,15 +8,12 @@ prompt building for trainers, source mixing, and a synthetic tool world.
 """
 
 from rest_rl.data.dialogue import split_dialogue
-from rest_rl.data.hammer import load_hammer, mask_names
+from rest_rl.data.sources import load_hammer, load_toolace, load_toolrl_rl, load_toolrl_sft, load_xlam, mask_names
 from rest_rl.data.io import DataError, LoadReport, LoadResult, SkippedRow
 from rest_rl.data.mix import MixConfig, MixSource, build_mix, load_mix_config, mix_sources, train_test_split
 from rest_rl.data.prompting import PROMPT_STYLES, to_prompt_messages, to_trl_dataset
 from rest_rl.data.schema import ToolExample
 from rest_rl.data.synthetic import SyntheticConfig, SyntheticWorld, corpus_texts, make_splits
-from rest_rl.data.toolace import load_toolace
-from rest_rl.data.toolrl import load_toolrl_rl, load_toolrl_sft
-from rest_rl.data.xlam import load_xlam
 
 __all__ = [
     "PROMPT_STYLES",

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from rest_rl.data.schema import ToolExample
+from rest_rl.errors import UserError
 
 __all__ = ["DataError", "LoadReport", "LoadResult", "SkippedRow", "iter_rows", "load_rows"]
 
 LOCAL_SUFFIXES = (".json", ".jsonl", ".parquet")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A data file (or one of its rows) could not be read.
 
     Attributes:

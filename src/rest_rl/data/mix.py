@@ -73,10 +73,10 @@ def train_test_split(
 
 def get_loader(name: str) -> Callable[..., LoadResult]:
     """The loader function registered under ``name`` (toolace, xlam, hammer, toolrl_sft, toolrl_rl)."""
-    from rest_rl.data.hammer import load_hammer
-    from rest_rl.data.toolace import load_toolace
-    from rest_rl.data.toolrl import load_toolrl_rl, load_toolrl_sft
-    from rest_rl.data.xlam import load_xlam
+    from rest_rl.data.sources.hammer import load_hammer
+    from rest_rl.data.sources.toolace import load_toolace
+    from rest_rl.data.sources.toolrl import load_toolrl_rl, load_toolrl_sft
+    from rest_rl.data.sources.xlam import load_xlam
 
     loaders: dict[str, Callable[..., LoadResult]] = {
         "toolace": load_toolace,
@@ -169,7 +169,7 @@ def build_mix(config: MixConfig) -> tuple[dict[str, list[ToolExample]], list[Loa
     Returns ``({"train": [...], "test": [...]}, reports)``; print ``report.summary()`` to see
     what was skipped. Downloads Hub datasets when a source path is a dataset id.
     """
-    from rest_rl.data.hammer import mask_names
+    from rest_rl.data.sources.hammer import mask_names
 
     pools: list[tuple[list[ToolExample], Amount]] = []
     reports = []

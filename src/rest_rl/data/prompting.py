@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rest_rl.data.schema import ToolExample, calls_to_json
+from rest_rl.toolcall.hammer import hammer_instruction
 from rest_rl.toolcall.prompts import (
     apply_tools_chat_template,
     compact_system_prompt,
@@ -75,8 +76,6 @@ def to_prompt_messages(
             user = full.split("\n", 1)[1]
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
     if style == "hammer":
-        from rest_rl.data.hammer import hammer_instruction
-
         return [{"role": "user", "content": hammer_instruction(example.tools, _single_query(example, style))}]
     raise ValueError(f"unknown prompt style {style!r}; expected one of {PROMPT_STYLES}")
 

@@ -8,50 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rest_rl.toolcall.hammer import render_hammer_output
 from rest_rl.toolcall.hermes import render_hermes
 from rest_rl.toolcall.prompts import toolrl_step_text
 from rest_rl.toolcall.pycall import render_python_calls
-from rest_rl.toolcall.types import ToolCall
+from rest_rl.toolcall.types import ToolCall, calls_from_json, calls_to_json
 
 __all__ = ["GOLD_FORMATS", "ToolExample", "calls_from_json", "calls_to_json"]
 
 #: Formats :meth:`ToolExample.gold_text` can render.
 GOLD_FORMATS = ("toolrl", "hermes", "python", "hammer")
-
-
-def calls_to_json(calls: list[ToolCall] | None) -> str:
-    """``[{"name": ..., "arguments": {...}}, ...]`` as a JSON string (``"[]"`` for no call)."""
-    return json.dumps([c.to_dict("arguments") for c in calls or []], ensure_ascii=False)
-
-
-def calls_from_json(value: Any) -> list[ToolCall]:
-    """Inverse of :func:`calls_to_json`; also takes the decoded list, and "parameters" keys.
-
-    Raises ``ValueError`` on anything that is not a list of ``{"name": str, "arguments": dict}``.
-    """
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"gold calls are not JSON: {value[:80]!r}") from exc
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ValueError(f"gold calls must be a list, got {type(value).__name__}")
-    calls = []
-    for i, item in enumerate(value):
-        if isinstance(item, ToolCall):
-            calls.append(item)
-            continue
-        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-            raise ValueError(f"gold call {i} needs a string 'name': {item!r}"[:200])
-        args = item.get("arguments", item.get("parameters", {}))
-        if args is None:
-            args = {}
-        if not isinstance(args, Mapping):
-            raise ValueError(f"gold call {i} arguments must be an object, got {type(args).__name__}")
-        calls.append(ToolCall(item["name"], dict(args)))
-    return calls
 
 
 def _json_field(value: Any, name: str, kind: type) -> Any:
@@ -150,8 +116,6 @@ class ToolExample:
         if format == "python":
             return render_python_calls(calls)
         if format == "hammer":
-            from rest_rl.data.hammer import render_hammer_output  # hammer imports this module
-
             return render_hammer_output(calls)
         raise ValueError(f"unknown gold format {format!r}; expected one of {GOLD_FORMATS}")
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
+from rest_rl.errors import ModelPathError, UserError, one_line
+from rest_rl.models.loading import check_model_path
 from rest_rl.toolcall.prompts import assistant_message_text
 
 
@@ -66,14 +68,8 @@ __all__ = [
 ENGINE_KINDS: tuple[str, ...] = ("hf", "vllm", "openai")
 
 
-class EngineError(RuntimeError):
+class EngineError(UserError, RuntimeError):
     """A generation engine could not be set up or could not answer (message is one line)."""
-
-
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    """First line of an exception message, shortened: for one-line error reports."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -102,7 +98,7 @@ def _render_prompt(tokenizer: Any, request: GenerationRequest, template_kwargs: 
     try:
         text = tokenizer.apply_chat_template(request.messages, **kwargs)
     except Exception as exc:  # noqa: BLE001 - a template failure is reported as one line
-        raise EngineError(f"chat template failed: {_one_line(exc)}") from exc
+        raise EngineError(f"chat template failed: {one_line(exc, 300)}") from exc
     if not isinstance(text, str):  # some tokenizers return a list for a batch of one
         text = text[0] if isinstance(text, list) and text and isinstance(text[0], str) else str(text)
     return text
@@ -166,22 +162,25 @@ class HFEngine:
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
             model_id = str(model)
-            _check_model_path(model_id)
+            try:
+                check_model_path(model_id)
+            except ModelPathError as exc:
+                raise EngineError(f"cannot load model {model_id!r}: {exc}") from None
             try:
                 self.device = torch.device(_resolve_device(device))
             except RuntimeError as exc:
-                raise EngineError(f"bad device {device!r}: {_one_line(exc)}") from exc
+                raise EngineError(f"bad device {device!r}: {one_line(exc, 300)}") from exc
             torch_dtype = _resolve_dtype(dtype, self.device)
             try:
                 from transformers import AutoModelForCausalLM
 
                 self.model = AutoModelForCausalLM.from_pretrained(model_id, dtype=torch_dtype)
             except Exception as exc:  # noqa: BLE001 - any load failure is the user's path/id
-                raise EngineError(f"cannot load model {model_id!r}: {_one_line(exc)}") from exc
+                raise EngineError(f"cannot load model {model_id!r}: {one_line(exc, 300)}") from exc
             try:
                 self.model.to(self.device)
             except (RuntimeError, AssertionError, ValueError) as exc:
-                raise EngineError(f"cannot move model {model_id!r} to {self.device}: {_one_line(exc)}") from exc
+                raise EngineError(f"cannot move model {model_id!r} to {self.device}: {one_line(exc, 300)}") from exc
         else:
             self.model = model
             model_id = str(getattr(model, "name_or_path", "") or "")
@@ -199,7 +198,7 @@ class HFEngine:
 
                 tokenizer = AutoTokenizer.from_pretrained(source)
             except Exception as exc:  # noqa: BLE001
-                raise EngineError(f"cannot load tokenizer {source!r}: {_one_line(exc)}") from exc
+                raise EngineError(f"cannot load tokenizer {source!r}: {one_line(exc, 300)}") from exc
         self.tokenizer = tokenizer
         eos = _eos_ids(self.model, tokenizer)
         pad = tokenizer.pad_token_id
@@ -305,20 +304,6 @@ def _stop_criteria(tokenizer: Any, stop: list[str], prompt_width: int) -> Any:
     return StoppingCriteriaList([_StopOnStrings()])
 
 
-def _check_model_path(model_id: str) -> None:
-    """Raise a clear :class:`EngineError` for a model path that does not exist (hub ids pass through)."""
-    import os
-
-    if os.path.exists(model_id):
-        if os.path.isdir(model_id) and not os.path.isfile(os.path.join(model_id, "config.json")):
-            raise EngineError(f"cannot load model {model_id!r}: not a model directory (no config.json)")
-        return
-    parts = model_id.split("/")
-    hub_like = len(parts) == 2 and all(parts) and not model_id.startswith((".", "~"))
-    if not hub_like:
-        raise EngineError(f"cannot load model {model_id!r}: no such directory, and not a hub id (owner/name)")
-
-
 def _resolve_device(device: str) -> str:
     import torch
 
@@ -365,14 +350,14 @@ class VLLMEngine:
             import vllm
         except ImportError as exc:
             raise EngineError(
-                f"vLLM is not installed ({_one_line(exc)}); install it with: pip install 'rest-rl[vllm]'"
+                f"vLLM is not installed ({one_line(exc, 300)}); install it with: pip install 'rest-rl[vllm]'"
             ) from exc
         self._vllm = vllm
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         try:
             self.llm = vllm.LLM(model=str(model), tokenizer=tokenizer, dtype=dtype, seed=seed, **llm_kwargs)
         except Exception as exc:  # noqa: BLE001 - a load failure is the user's path/id or GPU
-            raise EngineError(f"vLLM cannot load model {str(model)!r}: {_one_line(exc)}") from exc
+            raise EngineError(f"vLLM cannot load model {str(model)!r}: {one_line(exc, 300)}") from exc
         self.tokenizer = self.llm.get_tokenizer()
 
     def generate(
@@ -462,7 +447,7 @@ class OpenAIEngine:
 
                 tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
             except Exception as exc:  # noqa: BLE001
-                raise EngineError(f"cannot load tokenizer {str(tokenizer)!r}: {_one_line(exc)}") from exc
+                raise EngineError(f"cannot load tokenizer {str(tokenizer)!r}: {one_line(exc, 300)}") from exc
         if mode == "completions" and tokenizer is None:
             raise EngineError("mode='completions' needs a tokenizer to render the chat template")
         self.tokenizer = tokenizer
@@ -517,7 +502,7 @@ class OpenAIEngine:
                 raise EngineError(f"server at {url} refused the request: HTTP {exc.code}: {detail}") from None
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                last = _one_line(reason if isinstance(reason, BaseException) else Exception(str(reason)))
+                last = one_line(reason if isinstance(reason, BaseException) else Exception(str(reason)))
                 continue
             try:
                 decoded = json.loads(raw.decode("utf-8"))

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rest_rl.errors import UserError
+
 __all__ = [
     "CONFIG_FILE",
     "PREDICTIONS_FILE",
@@ -43,7 +45,7 @@ CONFIG_FILE = "config.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 
 
-class RunError(RuntimeError):
+class RunError(UserError, RuntimeError):
     """A run directory cannot be created, read or resumed (the message names the file and why)."""
 
 

@@ -1,35 +1,18 @@
-"""TRL adapters: GRPO with ResT token weights, the ToolRL reward as TRL reward functions, and
-(from their own modules) token-weighted SFT and training callbacks.
+"""Compatibility name of :mod:`rest_rl.integrations.trl` (where the TRL adapter lives since 0.2).
 
-    from rest_rl.train import ResTGRPOConfig, ResTGRPOTrainer, apply_ablation
-    args = apply_ablation(ResTGRPOConfig(output_dir="out"), "no_curriculum")
-    ResTGRPOTrainer(model="Qwen/Qwen3-1.7B", args=args, train_dataset=dataset).train()
-
+``from rest_rl.train import ResTGRPOTrainer`` and ``from rest_rl.train.sft import ResTSFTTrainer`` keep
+working: the sub-modules are the same module objects as ``rest_rl.integrations.trl.<name>``.
 Importing this package imports TRL and transformers.
 """
 
-from rest_rl.train.grpo import (
-    ABLATIONS,
-    REGIONS_KEY,
-    REST_AGGREGATIONS,
-    ResTGRPOConfig,
-    ResTGRPOTrainer,
-    apply_ablation,
-)
-from rest_rl.train.rewards import ToolRLReward, completion_text, make_reward_funcs, training_progress
+import importlib
+import sys
 
-__all__ = [
-    "ABLATIONS",
-    "REGIONS_KEY",
-    "REST_AGGREGATIONS",
-    "ResTGRPOConfig",
-    "ResTGRPOTrainer",
-    "ToolRLReward",
-    "apply_ablation",
-    "completion_text",
-    "make_reward_funcs",
-    "training_progress",
-]
+from rest_rl.integrations.trl import *  # noqa: F401,F403
+from rest_rl.integrations.trl import __all__  # noqa: F401
 
-# Other modules of this package add their exports below (``from rest_rl.train.sft import ...``,
-# ``from rest_rl.train.callbacks import ...``) and extend ``__all__`` with ``__all__ += [...]``.
+for _name in ("callbacks", "grpo", "rewards", "sft"):
+    _module = importlib.import_module(f"rest_rl.integrations.trl.{_name}")
+    sys.modules[f"{__name__}.{_name}"] = _module
+    globals()[_name] = _module
+del _name, _module

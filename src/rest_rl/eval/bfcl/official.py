@@ -27,6 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
+from rest_rl.errors import UserError
+
 __all__ = [
     "BFCL_VERSION",
     "CHECKER_MODEL_NAME",
@@ -53,7 +55,7 @@ INSTALL_COMMAND = (
 CHECKER_MODEL_NAME = "Qwen/Qwen3-8B-FC"
 
 
-class BfclUnavailable(ImportError):
+class BfclUnavailable(UserError, ImportError):
     """bfcl-eval is missing, is another version, or cannot be imported (the message says how to fix it)."""
 
 

@@ -10,7 +10,7 @@ gives it a zero advantage).
 
 Usage::
 
-    from rest_rl.train import ResTGRPOConfig, make_reward_funcs
+    from rest_rl.integrations.trl import ResTGRPOConfig, make_reward_funcs
     args = ResTGRPOConfig(output_dir="out", reward_schedule="dynamic")
     reward_funcs = make_reward_funcs(args.to_reward_config())  # [ToolRLReward]
     # GRPOTrainer(..., reward_funcs=reward_funcs) -- ResTGRPOTrainer builds this list by itself
@@ -18,7 +18,7 @@ Usage::
 
 **Progress.** The dynamic schedule needs the training progress ``nu`` in [0, 1]. By default it is
 :func:`training_progress` of the ``trainer_state`` TRL passes to every reward call
-(``global_step / max_steps``, clamped), the same definition :class:`~rest_rl.train.grpo.ResTGRPOTrainer`
+(``global_step / max_steps``, clamped), the same definition :class:`~rest_rl.integrations.trl.grpo.ResTGRPOTrainer`
 uses for its weight curriculum, so no state has to be shared between trainer and rewards. Pass
 ``progress_fn`` to define it otherwise (it receives the trainer state, possibly ``None``).
 
@@ -267,7 +267,7 @@ def make_reward_funcs(
 
     Args:
         reward_config: a :class:`~rest_rl.rewards.RewardConfig`, or any object with a
-            ``to_reward_config()`` method (e.g. :class:`~rest_rl.train.grpo.ResTGRPOConfig`);
+            ``to_reward_config()`` method (e.g. :class:`~rest_rl.integrations.trl.grpo.ResTGRPOConfig`);
             ``None`` for the defaults (relaxed format check, dynamic schedule).
         progress_fn: maps TRL's ``trainer_state`` to progress in [0, 1] (default:
             :func:`training_progress`, the trainer's own definition).

@@ -18,7 +18,7 @@ the distribution of the gradient across tokens changes, not its scale (as ResT's
 ``SFTTrainer`` (a parity test checks it), plus per-region metrics in the log history under the same
 names the GRPO trainer uses: ``rest/entropy/<REGION>``, ``rest/weight/<REGION>``, ``rest/share/<REGION>``.
 
-    from rest_rl.train.sft import ResTSFTConfig, ResTSFTTrainer, sft_dataset
+    from rest_rl.integrations.trl.sft import ResTSFTConfig, ResTSFTTrainer, sft_dataset
     args = ResTSFTConfig(output_dir="runs/tsft", rest_sft_mode="tsft", rest_upweight=2.0)
     trainer = ResTSFTTrainer(model="Qwen/Qwen3-4B-Instruct-2507", args=args,
                              train_dataset=sft_dataset(examples, style="toolrl"))

@@ -1,7 +1,6 @@
 """The ``eval`` command group: ``rest-rl eval apibank`` and ``rest-rl eval bfcl``.
 
-The main CLI wires it in with ``add_eval_parser(subparsers)``; ``python -m rest_rl.eval.cli eval ...``
-runs it on its own. Every sub-command sets ``func`` (``args.func(args) -> int``). Errors a user can
+The main CLI wires it in with ``add_eval_parser(subparsers)``. Every sub-command sets ``func`` (``args.func(args) -> int``). Errors a user can
 fix (a bad path, an unreachable server, a resume mismatch) print one line on stderr and return 2.
 
     rest-rl eval apibank --model Qwen/Qwen3-1.7B --data-dir ../shared/data/api_bank
@@ -13,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["add_eval_parser", "add_run_options", "check_run_options", "main", "run_and_print", "run_options"]
+__all__ = ["add_eval_parser"]
 
 _PROG_ERROR = "rest-rl: error: "
 
@@ -136,27 +134,60 @@ def _add_apibank(sub: Any) -> None:
     p.set_defaults(func=_cmd_apibank)
 
 
-def _add_bfcl(sub: Any) -> None:
+def _cmd_bfcl(args: argparse.Namespace) -> int:
+    from rest_rl.eval.bfcl.data import resolve_categories
+    from rest_rl.eval.bfcl.official import BfclUnavailable
+    from rest_rl.eval.bfcl.run import BfclConfig, run_bfcl
+    from rest_rl.eval.engines import EngineError
+    from rest_rl.eval.runs import RunError
+
+    if not check_run_options(args):
+        return 2
     try:
-        from rest_rl.eval.bfcl.cli import add_bfcl_parser
-    except ImportError as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        p = sub.add_parser(
-            "bfcl",
-            help="BFCL v3 (not available in this installation)",
-            description="BFCL v3 evaluation (not available in this installation).",
-            add_help=False,
-            prefix_chars="\x00",  # no options: every argument lands in "rest", so any command line reaches the message
-        )
-        p.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+        categories = resolve_categories(args.categories)
+    except ValueError as exc:
+        print(_PROG_ERROR + str(exc), file=sys.stderr)
+        return 2
+    config = BfclConfig(**run_options(args), categories=categories, style=args.style)
+    return run_and_print(
+        lambda: run_bfcl(config, progress=not args.no_progress), (BfclUnavailable, EngineError, RunError, ValueError)
+    )
 
-        def _unavailable(args: argparse.Namespace) -> int:
-            print(_PROG_ERROR + f"the BFCL evaluation is not available in this installation ({reason})", file=sys.stderr)
-            return 2
 
-        p.set_defaults(func=_unavailable)
-        return
-    add_bfcl_parser(sub)
+def _add_bfcl(eval_subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``bfcl`` to the ``eval`` command's sub-parsers; returns the new parser."""
+    p = eval_subparsers.add_parser(
+        "bfcl",
+        help="BFCL v3 (4,441 entries: non-live, live, multi-turn) scored by bfcl-eval's checkers",
+        description="Evaluate a model on the Berkeley Function-Calling Leaderboard v3: greedy generation in "
+        "one prompt style (toolrl: our training format; fc: the model's chat template with tools, how the "
+        "public leaderboard runs function-calling models), results written in bfcl-eval's layout inside a "
+        "fresh run directory (also BFCL_PROJECT_ROOT), scored with bfcl-eval 2025.7.17's AST and multi-turn "
+        "checkers (multi-turn calls run on fresh simulators, parsed with ast, never eval). Writes "
+        "scores.json and report.md and prints the table. Needs: pip install -c constraints/cpu.txt -r "
+        "requirements/bfcl.txt && pip install --no-deps bfcl-eval==2025.7.17",
+    )
+    p.add_argument("--model", required=True, help="model directory or hub id (hf, vllm); served model name (openai)")
+    p.add_argument(
+        "--categories",
+        nargs="+",
+        default=["all"],
+        metavar="CAT",
+        help="categories or groups: all (default), non_live, live, multi_turn, single_turn, or any of simple, "
+        "java, javascript, multiple, parallel, parallel_multiple, irrelevance, live_simple, live_multiple, "
+        "live_parallel, live_parallel_multiple, live_irrelevance, live_relevance, multi_turn_base, "
+        "multi_turn_miss_func, multi_turn_miss_param, multi_turn_long_context",
+    )
+    p.add_argument(
+        "--style",
+        choices=["toolrl", "fc"],
+        default="toolrl",
+        help="prompt style: toolrl (ToolRL system prompt, <tool_call> JSON lines; default) or fc (native chat "
+        "template with tools=, Hermes <tool_call> blocks: comparable with the public leaderboard's FC entries)",
+    )
+    add_run_options(p, unit="entries", group="category", max_new_tokens=2048, resume_also=", style")
+    p.set_defaults(func=_cmd_bfcl)
+    return p
 
 
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -172,17 +203,3 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     _add_apibank(sub)
     _add_bfcl(sub)
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``eval ...`` on its own (``python -m rest_rl.eval.cli eval apibank ...``)."""
-    parser = argparse.ArgumentParser(prog="rest-rl", description="rest-rl evaluation commands")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    add_eval_parser(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,8 +7,8 @@
 2. the embedded model (:func:`rest_rl.models.tiny.make_embedded_model`): a byte-level BPE tokenizer trained
    on the world's train split and a tiny Qwen3-architecture model, saved as a Hugging Face directory;
 3. an SFT warm start on a small labelled set (``sft_labels`` examples) with
-   :class:`~rest_rl.train.sft.ResTSFTTrainer` (the code path of ``rest-rl sft``);
-4. ResT RL from that start with :class:`~rest_rl.train.grpo.ResTGRPOTrainer` (the code path of ``rest-rl
+   :class:`~rest_rl.integrations.trl.sft.ResTSFTTrainer` (the code path of ``rest-rl sft``);
+4. ResT RL from that start with :class:`~rest_rl.integrations.trl.grpo.ResTGRPOTrainer` (the code path of ``rest-rl
    train``) on *fresh* prompts of the train split, scored by the ToolRL reward against their gold calls (a
    verifier; no answer is imitated);
 5. a control arm: the same SFT continued on the same labelled set for a fixed number of steps chosen to take
@@ -19,7 +19,7 @@
 7. ``<out_dir>/report.md`` with the tables and PNG plots (reward over steps, per-region entropy and weight over
    steps) and ``summary.json``; the numbers are printed at the end.
 
-The stages run through the same runners as the CLI (:func:`rest_rl.cli.run_sft` / :func:`rest_rl.cli.run_train`)
+The stages run through the same runners as the CLI (:func:`~rest_rl.integrations.trl.runners.run_sft` / :func:`~rest_rl.integrations.trl.runners.run_train`)
 with configurations built from :class:`DemoConfig` (``configs/demo.yaml`` holds the same defaults). Step
 counts are fixed, not seconds: the result does not depend on the machine's speed, only the wall time does.
 """
@@ -39,7 +39,7 @@ from typing import Any
 from rest_rl.data.synthetic import SyntheticConfig, SyntheticWorld
 from rest_rl.models.tiny import TinyModelConfig
 
-__all__ = ["DEMO_RL", "DEMO_SFT", "DemoConfig", "HeldOutScores", "exact_call_match", "run_demo", "score_held_out"]
+__all__ = ["DEMO_RL", "DEMO_SFT", "DemoConfig", "HeldOutScores", "data_section", "exact_call_match", "run_demo", "score_held_out"]
 
 DEMO_SFT: dict[str, Any] = {
     "max_steps": 400,
@@ -58,7 +58,7 @@ DEMO_SFT: dict[str, Any] = {
     "rest_sft_mode": "sft",
     "seed": 0,
 }
-"""Settings of the SFT warm start (any :class:`~rest_rl.train.sft.ResTSFTConfig` field)."""
+"""Settings of the SFT warm start (any :class:`~rest_rl.integrations.trl.sft.ResTSFTConfig` field)."""
 
 DEMO_RL: dict[str, Any] = {
     "max_steps": 200,
@@ -80,7 +80,7 @@ DEMO_RL: dict[str, Any] = {
     "rest_scheme": "entropy",
     "seed": 0,
 }
-"""Settings of the ResT RL stage (any :class:`~rest_rl.train.grpo.ResTGRPOConfig` field): 32 completions per
+"""Settings of the ResT RL stage (any :class:`~rest_rl.integrations.trl.grpo.ResTGRPOConfig` field): 32 completions per
 step = 4 prompts x 8 samples."""
 
 
@@ -182,8 +182,8 @@ class DemoConfig:
         """Build the trainer configs of the three stages once, so a bad key fails before anything runs
         (``ConfigError`` naming the section and key)."""
         from rest_rl.config import build_dataclass
-        from rest_rl.train.grpo import ResTGRPOConfig
-        from rest_rl.train.sft import ResTSFTConfig
+        from rest_rl.integrations.trl.grpo import ResTGRPOConfig
+        from rest_rl.integrations.trl.sft import ResTSFTConfig
 
         build_dataclass(ResTSFTConfig, {**self.sft, "output_dir": self.out_dir}, where="sft")
         build_dataclass(ResTSFTConfig, {**self.sft, **self.control_sft, "output_dir": self.out_dir}, where="control_sft")
@@ -325,8 +325,8 @@ class _Stage:
             _log(f"      done in {self.timings[self.key]:.0f} s")
 
 
-def _data_section(cfg: DemoConfig, *, split: str, offset: int = 0, limit: int | None = None) -> Any:
-    from rest_rl.config import DataSection
+def data_section(cfg: DemoConfig, *, split: str, offset: int = 0, limit: int | None = None) -> Any:
+    from rest_rl.data.selection import DataSection
 
     return DataSection(
         source="synthetic", split=split, offset=offset, limit=limit, prompt_style=cfg.prompt_style, synthetic=cfg.world
@@ -339,10 +339,11 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
     """Run the whole demo (see the module docstring); returns the summary written to ``summary.json``."""
     import torch
 
-    from rest_rl.cli import run_sft, run_train
-    from rest_rl.config import ModelSection, SFTRunConfig, TrainRunConfig, load_examples
+    from rest_rl.data.selection import load_examples
+    from rest_rl.integrations.trl.runners import SFTRunConfig, TrainRunConfig, run_sft, run_train
+    from rest_rl.models.loading import ModelSection
     from rest_rl.models.tiny import make_embedded_model
-    from rest_rl.report import write_report
+    from rest_rl.demo.report import write_report
 
     try:
         import datasets
@@ -367,7 +368,7 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
     with _Stage(timings, "world_model", "[1/6] synthetic world, tokenizer and tiny model"):
         model_dir = make_embedded_model(out / "model", cfg.world, config=replace(cfg.model, seed=cfg.seed), vocab_size=cfg.vocab_size)
         info = json.loads((model_dir / "rest_rl_embedded.json").read_text(encoding="utf-8"))
-        held_out = {split: load_examples(_data_section(cfg, split=split, limit=cfg.eval_examples)) for split in cfg.eval_splits}
+        held_out = {split: load_examples(data_section(cfg, split=split, limit=cfg.eval_examples)) for split in cfg.eval_splits}
         world = SyntheticWorld(cfg.world)
         log(
             f"      {len(world.tools)} tools in {len(world.domains)} domains; {cfg.sft_labels} labelled examples, "
@@ -379,7 +380,7 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
     def sft_config(output_dir: Path, base_model: str | Path, section: dict[str, Any]) -> SFTRunConfig:
         return SFTRunConfig(
             model=ModelSection(name_or_path=str(base_model)),
-            data=_data_section(cfg, split="train", offset=0, limit=cfg.sft_labels),
+            data=data_section(cfg, split="train", offset=0, limit=cfg.sft_labels),
             sft={**section, "output_dir": str(output_dir)},
         )
 
@@ -400,7 +401,7 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
     rl_dir = out / "rl"
     rl_cfg = TrainRunConfig(
         model=ModelSection(name_or_path=str(sft_dir)),
-        data=_data_section(cfg, split="train", offset=cfg.sft_labels, limit=n_rl),
+        data=data_section(cfg, split="train", offset=cfg.sft_labels, limit=n_rl),
         train={**cfg.rl, "output_dir": str(rl_dir)},
     )
     per_step = int(cfg.rl.get("per_device_train_batch_size", 0)) // max(1, int(cfg.rl.get("num_generations", 1) or 1))

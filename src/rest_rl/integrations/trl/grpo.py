@@ -2,7 +2,7 @@
 
 Quick start (a tiny local model; any Hugging Face causal LM works the same way)::
 
-    from rest_rl.train import ResTGRPOConfig, ResTGRPOTrainer
+    from rest_rl.integrations.trl import ResTGRPOConfig, ResTGRPOTrainer
     args = ResTGRPOConfig(output_dir="out", rest_scheme="entropy", max_steps=100,
                           num_generations=8, max_completion_length=256)
     trainer = ResTGRPOTrainer(model="Qwen/Qwen3-1.7B", args=args, train_dataset=dataset)
@@ -53,7 +53,7 @@ Dual clip (``rest_dual_clip = c``) is TRL's ``delta``: for ``A < 0``, ``max(min(
 when ``c > 1 + epsilon_high``, which the config enforces.
 
 Training progress ``nu = state.global_step / state.max_steps`` clamped into [0, 1]
-(:func:`~rest_rl.train.rewards.training_progress`, shared with the reward's dynamic schedule);
+(:func:`~rest_rl.integrations.trl.rewards.training_progress`, shared with the reward's dynamic schedule);
 ``step = state.global_step`` for the official ramp. Region entropies are those of the current
 micro-batch under the current policy (detached), summed over all processes before the weights are
 built, so every process uses the same region weights.
@@ -377,7 +377,7 @@ class ResTGRPOTrainer(GRPOTrainer):
     Args:
         model: as for ``GRPOTrainer`` (model id, ``PreTrainedModel`` or ``PeftModel``).
         reward_funcs: as for ``GRPOTrainer``; ``None`` (default) = the ToolRL reward of
-            ``args.reward_*`` (:func:`~rest_rl.train.rewards.make_reward_funcs`), scoring the
+            ``args.reward_*`` (:func:`~rest_rl.integrations.trl.rewards.make_reward_funcs`), scoring the
             completion text decoded from its ids with the trainer's tokenizer.
         args: a :class:`ResTGRPOConfig` (``None`` = defaults, output dir ``<model>-ResT``).
         **kwargs: every other ``GRPOTrainer`` argument, by keyword (``train_dataset``,

@@ -5,7 +5,7 @@
 * ``region_entropy.png`` — mean entropy of each region's tokens under the current policy per logged step;
 * ``region_weight.png`` — mean ResT token weight of each region per logged step (after normalisation).
 
-Inputs are the ``metrics.jsonl`` records written by :class:`~rest_rl.train.callbacks.MetricsJsonlCallback`
+Inputs are the ``metrics.jsonl`` records written by :class:`~rest_rl.integrations.trl.callbacks.MetricsJsonlCallback`
 (TRL's log keys: ``reward``, ``rewards/<name>/exact_match``, ``rest/entropy/<REGION>``,
 ``rest/weight/<REGION>``, ``rest/share/<REGION>``).
 """
@@ -124,7 +124,7 @@ def write_report(
     ``summary`` is the demo's summary (``held_out`` per arm, ``timings_s``, ``steps``, ...); ``rl_metrics``
     the RL stage's ``metrics.jsonl``.
     """
-    from rest_rl.train.callbacks import read_metrics
+    from rest_rl.integrations.trl.callbacks import read_metrics
 
     out = Path(out_dir)
     records = read_metrics(rl_metrics)
