@@ -1,4 +1,4 @@
-"""Golden cases of the ToolRL reward, each worked out by hand (METHOD.md §4).
+"""Golden cases of the ToolRL reward, each worked out by hand (docs/method.md §4).
 
 Notation: J = multiset Jaccard |a∩b| / (|a|+|b|-|a∩b|); score = J(names) + Σ_gold best
 [J(keys) + #equal values]; S_max = 1 + Σ_gold (1 + #params); correctness = lo + (hi-lo)·score/S_max.

@@ -12,11 +12,11 @@ Three schemes (``WeightConfig.scheme``):
     Every valid token weighs 1: :func:`token_weights` returns exactly ``mask.float()``, so
     uniform ResT is plain GRPO bit for bit.
 ``"official"``
-    The constants of the authors' public code (METHOD.md §3), with its bugs fixed: format tags
+    The constants of the authors' public code (docs/method.md §3), with its bugs fixed: format tags
     1.0, tool name 1.2, arguments ``min(0.6 + 0.002*s, 1.2)``, think text
     ``min(0.6 + 0.002*s, 1.0)``, every other region 0 (``s`` = global step). No entropy.
 ``"entropy"`` (default)
-    The paper's method (METHOD.md §2). Mean region entropy ``H_r`` (batch, current policy,
+    The paper's method (docs/method.md §2). Mean region entropy ``H_r`` (batch, current policy,
     detached) is mapped to ``f(H_r) = 1 / (1 - exp(-H_r))`` or ``1 / H_r``; ``f`` is made
     scale-free by dividing by its token-count-weighted (geometric, by default) mean over the
     regions present in the batch, so the typical token's base weight is 1; the result is clipped
@@ -43,7 +43,7 @@ weight 1 on its valid tokens, so it still receives gradient -- unless the scheme
 With ``think_weight_zero`` the fallback skips THINK tokens (the ablation promises no reasoning
 gradient), so a think-only completion then stays all-zero.
 
-Differences from the authors' code (METHOD.md §3) and where each is fixed
+Differences from the authors' code (docs/method.md §3) and where each is fixed
 --------------------------------------------------------------------------
 1. *No entropy in the weights* (fixed constants + a step ramp). Fixed here: the default scheme
    is the paper's entropy-informed curriculum; the constants are the ``"official"`` preset.
@@ -67,7 +67,7 @@ Differences from the authors' code (METHOD.md §3) and where each is fixed
 7. *The format decay is commented out.* The official preset keeps format constant (faithful);
    the entropy scheme implements the paper's decay.
 8. *Hard-coded numbers* (0.6, 0.002, 1.2, 1.0, [0.001, 8]). Exposed as config fields here.
-9. *Valid tokens only* (a guarantee of this module; METHOD.md §3 does not say how the authors'
+9. *Valid tokens only* (a guarantee of this module; docs/method.md §3 does not say how the authors'
    clamp treats padding): the mask is applied first, so clamping and the normalising mean see
    only the sequence's valid tokens, and padding/prompt positions always weigh 0. A region code
    outside the known range is treated as OTHER instead of raising.
@@ -231,7 +231,7 @@ class WeightConfig:
             "Regions not listed get 1.0. Keys may be Region members, codes or names."
         },
     )
-    # ---- official preset (METHOD.md §3) -------------------------------------------------------
+    # ---- official preset (docs/method.md §3) -------------------------------------------------------
     official_format_weight: float = field(
         default=1.0, metadata={"help": "Official preset: weight of FORMAT tag tokens (constant)."}
     )

@@ -1,4 +1,4 @@
-"""Tool-N1's binary reward (a baseline, METHOD.md §4).
+"""Tool-N1's binary reward (a baseline, docs/method.md §4).
 
 1 when the completion has a closed ``<think>...</think>`` and the *set* of its calls equals the
 gold's (order and repetition ignored, values compared with JSON equality), else 0. The calls come

@@ -120,7 +120,7 @@ def _multiset_equal(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
 def match_fraction(
     gold: Sequence[ToolCall], pred: Sequence[ToolCall], mode: MatchMode = "default"
 ) -> float:
-    """ToolRL's correctness score divided by its maximum, in ``[0, 1]`` (METHOD.md §4).
+    """ToolRL's correctness score divided by its maximum, in ``[0, 1]`` (docs/method.md §4).
 
     ``default``: score = J(gold names, predicted names) + Σ over gold calls, in gold order, of the
     best unused predicted call with the same name, scored J(keys) + number of gold keys whose

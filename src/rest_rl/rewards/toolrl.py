@@ -1,6 +1,6 @@
 """The ToolRL reward (format + correctness) with ResT's dynamic schedule, and ToolRL's ablations.
 
-Reward = format + correctness (+ length for the ``length`` variant), METHOD.md §4.
+Reward = format + correctness (+ length for the ``length`` variant), docs/method.md §4.
 
 **Required tags.** ``<think>`` always; ``<tool_call>`` when the gold has calls; ``<response>``
 when the gold has a response. Tags not required must be absent.

@@ -1,6 +1,6 @@
 """The ToolRL output format: parse and render.
 
-One assistant step in this format (METHOD.md §1)::
+One assistant step in this format (docs/method.md §1)::
 
     <think> reasoning </think>
     <tool_call>
@@ -17,7 +17,7 @@ Parsing rules (model output is untrusted; nothing here raises on it):
   think span when it is closed, otherwise in the whole text. An unclosed ``<think>`` is a problem;
   a missing one is not (whether it is required is the reward's business, not the parser's).
 * **Tool calls.** The block is the text after the *last* ``<tool_call>`` of that region up to the
-  next ``</tool_call>`` (ToolRL's API-Bank rule, METHOD.md §6). One JSON object per line; blank
+  next ``</tool_call>`` (ToolRL's API-Bank rule, docs/method.md §6). One JSON object per line; blank
   lines are skipped. A line that is not JSON, not an object, or has no non-empty string ``"name"``
   is dropped and reported. Arguments come from ``"parameters"`` (preferred) or ``"arguments"`` and
   must be an object, else the line is dropped and reported. **Missing arguments**: the call is kept

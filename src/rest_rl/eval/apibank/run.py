@@ -1,4 +1,4 @@
-"""API-Bank as ToolRL and ResT evaluate it (METHOD.md §6): data, prompts, parsing, scoring, runs.
+"""API-Bank as ToolRL and ResT evaluate it (docs/method.md §6): data, prompts, parsing, scoring, runs.
 
 **Data.** ToolRL's processed files ``level-{1,2,3}-api_processed.json`` (399 / 67 / 131 records
 ``{system, user, answer, other}``; 597 in all), read from ``--data-dir`` or downloaded once from

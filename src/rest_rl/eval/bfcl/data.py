@@ -1,6 +1,6 @@
 """BFCL v3 entries and their ground truth, read from the data inside the installed bfcl-eval wheel.
 
-17 categories, 4,441 entries (METHOD.md §7):
+17 categories, 4,441 entries (docs/method.md §7):
 
 * non-live (1,390): simple 400, java 100, javascript 50, multiple 200, parallel 200,
   parallel_multiple 200, irrelevance 240;

@@ -1,6 +1,6 @@
 """The two prompt styles for BFCL, and the decoder that turns a completion into BFCL's decoded form.
 
-``toolrl`` — our training format (METHOD.md §1). The system turn is the ToolRL system prompt listing
+``toolrl`` — our training format (docs/method.md §1). The system turn is the ToolRL system prompt listing
 the entry's function docs (``N. Name / Description / Parameters``); a system message of the entry
 is appended after it. The user turn is the ToolRL dialogue history (``**Dialogue Records History**``
 with ``<user>``, earlier steps as ``<think>``/``<tool_call>``/``<response>`` and tool results as

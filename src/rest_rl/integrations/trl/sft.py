@@ -1,6 +1,6 @@
 """Supervised baselines on TRL's ``SFTTrainer``: SFT, TSFT and RSFT with the ResT region tagger.
 
-The paper compares ResT with three supervised baselines (METHOD.md §8):
+The paper compares ResT with three supervised baselines (docs/method.md §8):
 
 * **SFT** — plain next-token cross-entropy on the completion (the assistant step);
 * **TSFT** — the same, with tool-name and parameter tokens (``TOOL_NAME``, ``ARG_KEY``,
