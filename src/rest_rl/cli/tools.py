@@ -10,6 +10,7 @@ from typing import Any
 
 from rest_rl.cli.common import CliError
 from rest_rl.config import build_dataclass, resolve_tree
+from rest_rl.errors import one_line
 
 __all__ = ["add_tag_parser", "add_tiny_model_parser"]
 
@@ -40,11 +41,11 @@ def _cmd_tag(args: argparse.Namespace) -> int:
         path = Path(args.file)
         if not path.is_file():
             raise CliError(f"no such file: {path}")
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8", errors="replace")  # any bytes: invalid UTF-8 becomes U+FFFD
     elif args.text is not None:
         text = args.text
     else:
-        text = sys.stdin.read()
+        text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
 
     if args.tokenizer:
         try:
@@ -52,7 +53,7 @@ def _cmd_tag(args: argparse.Namespace) -> int:
 
             tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
         except Exception as exc:  # noqa: BLE001 - any load failure is the user's path/id
-            raise CliError(f"cannot load tokenizer {args.tokenizer!r}: {exc}") from None
+            raise CliError(f"cannot load tokenizer {args.tokenizer!r}: {one_line(exc, 300)}") from None
     else:
         from rest_rl.models.tokenizer import build_bpe_tokenizer
 

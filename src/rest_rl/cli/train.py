@@ -33,9 +33,13 @@ def _shortcut_overrides(args: argparse.Namespace, section: str) -> list[str]:
 
 
 def _resolve_run_tree(args: argparse.Namespace, section: str) -> dict[str, Any]:
+    """The configuration tree of a command: ``--config`` (on ``--resume`` without one: the run's own
+    ``run_config.yaml``), then the dedicated flags, then ``--set``, then ``--ablation`` presets."""
+    if args.resume not in (None, "auto") and not args.output_dir:
+        args.output_dir = str(Path(args.resume).parent)  # --resume DIR/checkpoint-N continues the run in DIR
     config = args.config
     if config is None and args.resume is not None and args.output_dir:
-        from rest_rl.integrations.trl.runners import RUN_CONFIG_FILE
+        from rest_rl.integrations.trl.rundir import RUN_CONFIG_FILE
 
         saved = Path(args.output_dir) / RUN_CONFIG_FILE
         if saved.is_file():
@@ -43,7 +47,8 @@ def _resolve_run_tree(args: argparse.Namespace, section: str) -> dict[str, Any]:
     overrides = _shortcut_overrides(args, section) + list(args.set or [])
     tree = resolve_tree({}, config, overrides)
     if getattr(args, "ablation", None):
-        tree["ablations"] = list(tree.get("ablations") or []) + list(args.ablation)
+        ablations = list(tree.get("ablations") or [])
+        tree["ablations"] = ablations + [name for name in args.ablation if name not in ablations]
     return tree
 
 
@@ -70,7 +75,8 @@ def _cmd_sft(args: argparse.Namespace) -> int:
         print(f"# dry run: configuration valid (rest_sft_mode={trainer_args.rest_sft_mode}); nothing trained")
         return 0
     trainer = run_sft(cfg, resume=args.resume, overwrite=args.overwrite, tree=tree)
-    print(f"model saved to {trainer.args.output_dir}")
+    if trainer is not None:
+        print(f"model saved to {trainer.args.output_dir}")
     return 0
 
 
@@ -93,7 +99,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
         return 0
     trainer = run_train(cfg, resume=args.resume, overwrite=args.overwrite, tree=tree)
-    print(f"model saved to {trainer.args.output_dir}")
+    if trainer is not None:
+        print(f"model saved to {trainer.args.output_dir}")
     return 0
 
 

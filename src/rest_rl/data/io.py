@@ -55,6 +55,30 @@ class LoadReport:
     def n_skipped(self) -> int:
         return len(self.skipped)
 
+    def reason_counts(self) -> dict[str, int]:
+        """Skipped rows per kind of reason (the reason's text before its first ``:``), most frequent first."""
+        counts: dict[str, int] = {}
+        for s in self.skipped:
+            kind = _reason_kind(s.reason)
+            counts[kind] = counts.get(kind, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def skip_line(self) -> str:
+        """``"PATH: skipped K of N rows (reason: count; ...)"``, for printing when rows were skipped."""
+        reasons = "; ".join(f"{kind}: {n}" for kind, n in self.reason_counts().items())
+        return f"{self.path}: skipped {self.n_skipped} of {self.rows_read} rows as invalid ({reasons})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain values (counts, reasons per kind, the first 20 skipped rows)."""
+        return {
+            "path": self.path,
+            "rows_read": self.rows_read,
+            "examples": self.examples,
+            "skipped": self.n_skipped,
+            "skipped_by_reason": self.reason_counts(),
+            "first_skipped": [{"row": s.row, "reason": s.reason} for s in self.skipped[:20]],
+        }
+
     def summary(self, max_reasons: int = 5) -> str:
         """One line per fact, for printing: counts and the first few skip reasons."""
         lines = [f"{self.path}: {self.rows_read} rows read, {self.examples} examples, {self.n_skipped} rows skipped"]
@@ -63,6 +87,11 @@ class LoadReport:
         if self.n_skipped > max_reasons:
             lines.append(f"  ... and {self.n_skipped - max_reasons} more")
         return "\n".join(lines)
+
+
+def _reason_kind(reason: str) -> str:
+    head = reason.split(":", 1)[0].strip()
+    return head if 0 < len(head) <= 80 else reason[:80]
 
 
 @dataclass
@@ -165,8 +194,10 @@ def load_rows(
 
     ``convert`` signals a bad row by raising ``ValueError`` (``KeyError``/``TypeError`` from
     malformed data are treated the same). Such a row raises :class:`DataError` naming the file
-    and row, or, with ``skip_invalid=True``, is skipped and recorded in the report. ``limit`` caps
-    the number of examples returned (reading stops once it is reached).
+    and row, or, with ``skip_invalid=True``, is skipped and recorded in the report (and when *every*
+    row read was skipped, :class:`DataError` says so and names the first reason: a wrong loader for
+    the file, not an empty data set). ``limit`` caps the number of examples returned (reading stops
+    once it is reached).
     """
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
@@ -193,4 +224,11 @@ def load_rows(
         if limit is not None and len(examples) >= limit:
             break
     report.examples = len(examples)
+    if not examples and report.skipped and report.n_skipped == report.rows_read:
+        first = report.skipped[0]
+        raise DataError(
+            f"every one of the {report.rows_read} rows was invalid and skipped (first: row {first.row}: "
+            f"{first.reason}); is this the right loader for this file?",
+            path=label,
+        )
     return LoadResult(examples, report)

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rest_rl.data.io import DataError
+from rest_rl.data.io import DataError, LoadReport, load_rows
 from rest_rl.data.prompting import PROMPT_STYLES
 from rest_rl.data.schema import ToolExample
 from rest_rl.data.mix import build_mix, get_loader, load_mix_config
 from rest_rl.data.synthetic import SPLITS, SyntheticConfig, SyntheticWorld, make_splits
 from rest_rl.errors import ConfigError, one_line
 
-__all__ = ["DATA_SOURCES", "DataSection", "load_examples"]
+__all__ = ["DATA_SOURCES", "DataSection", "Selection", "load_examples", "select_examples"]
 
 DATA_SOURCES: tuple[str, ...] = ("synthetic", "mix", "toolrl_sft", "toolrl_rl", "toolace", "xlam", "hammer", "examples")
 """Where a run's examples come from (see :class:`DataSection`)."""
@@ -83,22 +83,38 @@ class DataSection:
                 raise ConfigError(f"no such data file: {p}")
 
 
-def _read_example_rows(path: Path) -> list[dict[str, Any]]:
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+@dataclass
+class Selection:
+    """The examples a :class:`DataSection` selects, and the load report of every file read for them
+    (rows read, examples made, rows skipped as invalid with their reasons)."""
 
-        return pq.read_table(path).to_pylist()
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        rows = json.loads(text)
-        return rows if isinstance(rows, list) else [rows]
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    examples: list[ToolExample]
+    reports: list[LoadReport] = field(default_factory=list)
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(r.n_skipped for r in self.reports)
+
+    def skip_lines(self) -> list[str]:
+        """One line per file that had rows skipped (empty when nothing was lost)."""
+        return [r.skip_line() for r in self.reports if r.n_skipped]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"examples": len(self.examples), "skipped": self.n_skipped, "sources": [r.to_dict() for r in self.reports]}
 
 
-def load_examples(section: DataSection) -> list[Any]:
-    """The :class:`~rest_rl.data.schema.ToolExample` list a :class:`DataSection` names
-    (split, then ``offset`` / ``limit``). Load problems become one-line ``ConfigError``s."""
+def _example_row(row: Any, index: int) -> list[ToolExample]:
+    if not isinstance(row, dict):
+        raise ValueError(f"expected an object (a ToolExample.to_dict row), got {type(row).__name__}")
+    return [ToolExample.from_dict(row)]
+
+
+def select_examples(section: DataSection) -> Selection:
+    """The :class:`Selection` a :class:`DataSection` names (split, then ``offset`` / ``limit``), with the
+    load reports, so that rows skipped as invalid (``skip_invalid``) are counted, not silently lost.
+    Load problems become one-line :class:`~rest_rl.errors.ConfigError`\ s naming the file (and row)."""
     section.check_paths()
+    reports: list[LoadReport] = []
     try:
         if section.source == "synthetic":
             if section.split not in SPLITS:
@@ -116,24 +132,17 @@ def load_examples(section: DataSection) -> list[Any]:
                 n = max(need, getattr(cfg, f"n_{section.split}"))
                 examples = SyntheticWorld(cfg).sample(n, section.split, seed=0)
         elif section.source == "mix":
-            splits, _ = build_mix(load_mix_config(section.path))
+            splits, reports = build_mix(load_mix_config(section.path))
             if section.split not in splits:
                 raise ConfigError(f"data.split must be one of {sorted(splits)} for a mix, got {section.split!r}")
             examples = splits[section.split]
-        elif section.source == "examples":
-            rows = _read_example_rows(Path(str(section.path)))
-            examples = []
-            for i, row in enumerate(rows):
-                try:
-                    examples.append(ToolExample.from_dict(row))
-                except ValueError as exc:
-                    if not section.skip_invalid:
-                        raise ConfigError(f"{section.path}: row {i}: {exc}") from None
         else:
-            result = get_loader(section.source)(
-                section.path, split=section.split, skip_invalid=section.skip_invalid
-            )
+            if section.source == "examples":
+                result = load_rows(str(section.path), _example_row, skip_invalid=section.skip_invalid)
+            else:
+                result = get_loader(section.source)(section.path, split=section.split, skip_invalid=section.skip_invalid)
             examples = list(result)
+            reports = [result.report]
     except ConfigError:
         raise
     except (DataError, ValueError, OSError) as exc:
@@ -142,4 +151,9 @@ def load_examples(section: DataSection) -> list[Any]:
     picked = list(examples)[section.offset : end]
     if not picked:
         raise ConfigError(f"no examples selected from data.source={section.source!r} (offset {section.offset}, limit {section.limit})")
-    return picked
+    return Selection(picked, list(reports))
+
+
+def load_examples(section: DataSection) -> list[ToolExample]:
+    """The examples of :func:`select_examples` (without the load reports)."""
+    return select_examples(section).examples

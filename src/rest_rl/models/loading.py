@@ -5,6 +5,7 @@ weights are loaded: :class:`ModelSection` (the ``model`` section of a run file),
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,17 @@ from rest_rl.errors import ModelPathError, UserError, one_line
 __all__ = ["ModelSection", "check_model_path", "is_hub_id", "load_tokenizer"]
 
 
+_HUB_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+
+
 def is_hub_id(name: str) -> bool:
-    """Whether ``name`` is shaped like a Hugging Face hub id (``owner/name``, not a relative path)."""
+    """Whether ``name`` is shaped like a Hugging Face hub id (``owner/name`` of letters, digits, ``._-``) and
+    does not look local: a name whose first part is an existing local directory (``runs/sft`` next to
+    ``runs/``) is a local path that does not exist, not a hub id (no network round trips are spent on it)."""
     parts = name.split("/")
-    return len(parts) == 2 and all(parts) and not name.startswith((".", "~"))
+    if len(parts) != 2 or not all(_HUB_PART.match(p) and ".." not in p and "--" not in p for p in parts):
+        return False
+    return not Path(parts[0]).is_dir()
 
 
 def check_model_path(name_or_path: str) -> None:
@@ -34,10 +42,19 @@ def check_model_path(name_or_path: str) -> None:
         raise ModelPathError(f"no such model directory: {path}")
 
 
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model", "spiece.model")
+
+
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False) -> Any:
     """The model's tokenizer (``AutoTokenizer``), or a one-line :class:`~rest_rl.errors.UserError`."""
     from transformers import AutoTokenizer
 
+    local = Path(name_or_path)
+    if local.is_dir() and not any((local / f).is_file() for f in _TOKENIZER_FILES):
+        raise UserError(
+            f"{name_or_path} has no tokenizer files ({', '.join(_TOKENIZER_FILES[:2])}, ...): save the tokenizer "
+            "beside the weights (tokenizer.save_pretrained)"
+        )
     try:
         return AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     except Exception as exc:  # noqa: BLE001 - any load failure is the user's path/id (or the network)

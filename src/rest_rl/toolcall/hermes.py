@@ -41,7 +41,6 @@ invalid JSON for a name holding a quote) and a tag string inside a JSON string i
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 
 from .toolrl import call_from_object, escape_tag_strings
@@ -49,8 +48,8 @@ from .types import ParsedOutput, ToolCall
 
 __all__ = ["parse_hermes", "render_hermes"]
 
-_BLOCK_RE = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _OPEN = "<tool_call>"
+_CLOSE = "</tool_call>"
 
 
 def _parse_block(body: str, index: int) -> tuple[list[ToolCall], list[str]]:
@@ -109,28 +108,32 @@ def parse_hermes(text: str) -> ParsedOutput:
     else:
         outside = text
 
+    # One left-to-right scan with str.find (linear; a lazy regex would rescan the rest of the text from every
+    # unclosed <tool_call>, quadratic in repeated unclosed tags). A block runs from an opening tag to the
+    # next closing tag; an opening tag with no closing tag after it opens an unclosed block to the end.
     pieces: list[str] = []
     pos = 0
     index = 0
-    for m in _BLOCK_RE.finditer(outside):
-        pieces.append(outside[pos : m.start()])
-        pos = m.end()
+    while True:
+        open_at = outside.find(_OPEN, pos)
+        if open_at < 0:
+            pieces.append(outside[pos:])
+            break
+        pieces.append(outside[pos:open_at])
         out.has_tool_call_block = True
-        calls, problems = _parse_block(m.group(1), index)
+        body_at = open_at + len(_OPEN)
+        close_at = outside.find(_CLOSE, body_at)
+        if close_at < 0:
+            out.problems.append(f"tool_call block {index}: unclosed")
+            calls, problems = _parse_block(outside[body_at:], index)
+            out.calls.extend(calls)
+            out.problems.extend(problems)
+            break
+        calls, problems = _parse_block(outside[body_at:close_at], index)
         out.calls.extend(calls)
         out.problems.extend(problems)
         index += 1
-    tail = outside[pos:]
-    open_at = tail.find(_OPEN)
-    if open_at >= 0:
-        pieces.append(tail[:open_at])
-        out.has_tool_call_block = True
-        out.problems.append(f"tool_call block {index}: unclosed")
-        calls, problems = _parse_block(tail[open_at + len(_OPEN) :], index)
-        out.calls.extend(calls)
-        out.problems.extend(problems)
-    else:
-        pieces.append(tail)
+        pos = close_at + len(_CLOSE)
     content = "\n".join(p.strip() for p in pieces if p.strip())
     out.response = content or None
     return out

@@ -11,20 +11,37 @@ Errors a user can fix are :class:`~rest_rl.errors.UserError` subclasses with one
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rest_rl.config import build_dataclass, save_yaml, to_plain
+from rest_rl.config import build_dataclass, load_yaml, save_yaml, to_plain
 from rest_rl.data.prompting import to_trl_dataset
-from rest_rl.data.selection import DataSection, load_examples
+from rest_rl.data.selection import DataSection, select_examples
 from rest_rl.errors import ConfigError, UserError, one_line
 from rest_rl.integrations.trl import callbacks as cb
 from rest_rl.integrations.trl.callbacks import METRICS_FILE, install_callbacks
+from rest_rl.integrations.trl.rundir import (
+    RESUMABLE_KEYS,
+    RUN_CONFIG_FILE,
+    RUN_STATUS_FILE,
+    CheckpointChoice,
+    check_writable_dir,
+    checkpoint_problem,
+    choose_checkpoint,
+    config_differences,
+    read_status,
+    remove_fresh_run_files,
+    write_status,
+)
 from rest_rl.models.loading import ModelSection, check_model_path, load_tokenizer
 
 __all__ = [
@@ -39,8 +56,8 @@ __all__ = [
     "run_train",
 ]
 
-RUN_CONFIG_FILE = "run_config.yaml"
-"""The resolved configuration a run writes into its output directory (``--resume`` reads it back)."""
+DATA_REPORT_FILE = "data_report.json"
+"""What the data loaders read and skipped, written into the run directory when a row was skipped."""
 
 
 @dataclass
@@ -97,37 +114,31 @@ def quiet_libraries() -> None:
         pass
 
 
-def prepare_output_dir(output_dir: str | os.PathLike[str], resume: str | None, overwrite: bool) -> str | None:
+_RUN_FILES = (RUN_CONFIG_FILE, RUN_STATUS_FILE, METRICS_FILE, DATA_REPORT_FILE)
+
+
+def prepare_output_dir(output_dir: str | os.PathLike[str], resume: str | None, overwrite: bool) -> CheckpointChoice | None:
     """The checkpoint to resume from (``None`` for a fresh run), after checking the output directory.
 
-    ``resume`` is ``None`` (fresh run), ``"auto"`` (the latest ``checkpoint-N`` of ``output_dir``) or a
-    checkpoint path. A fresh run refuses a directory that already holds checkpoints or metrics unless
-    ``overwrite`` (which deletes only those).
+    ``resume`` is ``None`` (fresh run), ``"auto"`` (the newest *complete* ``checkpoint-N`` of ``output_dir``;
+    incomplete ones are skipped and named) or a checkpoint path, which must belong to ``output_dir``. A fresh
+    run refuses a directory that already holds a run unless ``overwrite`` (which deletes only the run's own
+    files: checkpoints, metrics, status, configuration).
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
     out = Path(output_dir)
-    last = get_last_checkpoint(str(out)) if out.is_dir() else None
     if resume is not None:
-        if resume == "auto":
-            if last is None:
-                raise UserError(f"--resume: no checkpoint-* directory in {out}")
-            return last
-        ckpt = Path(resume)
-        if not (ckpt / "trainer_state.json").is_file():
-            raise UserError(f"--resume: not a checkpoint directory (no trainer_state.json): {ckpt}")
-        return str(ckpt)
-    metrics = out / METRICS_FILE
-    if last is not None or metrics.exists():
+        return choose_checkpoint(out, resume)
+    checkpoints = [p for p in out.glob("checkpoint-*") if p.is_dir()]
+    files = [name for name in _RUN_FILES if (out / name).exists()]
+    if checkpoints or files:
         if not overwrite:
-            held = Path(last).name if last is not None else METRICS_FILE
-            raise UserError(
-                f"{out} already holds a run ({held}); pass --resume to continue it or --overwrite to start over"
-            )
+            held = max(checkpoints, key=lambda p: (len(p.name), p.name)).name if checkpoints else files[0]
+            raise UserError(f"{out} already holds a run ({held}); pass --resume to continue it or --overwrite to start over")
         for child in out.glob("checkpoint-*"):
             if child.is_dir():
                 shutil.rmtree(child)
-        metrics.unlink(missing_ok=True)
+        for name in _RUN_FILES:
+            (out / name).unlink(missing_ok=True)
     return None
 
 
@@ -155,6 +166,7 @@ def build_trainer_args(kind: str, section: dict[str, Any], model: ModelSection, 
         values.setdefault("trust_remote_code", True)
     values.setdefault("output_dir", f"runs/{kind}")
     args = build_dataclass(cls, values, where=kind)
+    check_trainer_domains(kind, args)
     if ablations:
         from rest_rl.integrations.trl.grpo import apply_ablation
 
@@ -164,6 +176,54 @@ def build_trainer_args(kind: str, section: dict[str, Any], model: ModelSection, 
             except ValueError as exc:
                 raise ConfigError(one_line(exc)) from None
     return args
+
+
+# (key, test, what the key must be) for every numeric knob a user sets: checked at configuration time.
+_POSITIVE = lambda v: v > 0  # noqa: E731
+_AT_LEAST_1 = lambda v: v >= 1  # noqa: E731
+_NON_NEGATIVE = lambda v: v >= 0  # noqa: E731
+_DOMAINS: tuple[tuple[str, Any, str], ...] = (
+    ("max_steps", lambda v: v == -1 or v >= 1, "-1 (train for num_train_epochs) or >= 1"),
+    ("num_train_epochs", _POSITIVE, "> 0"),
+    ("learning_rate", _POSITIVE, "> 0"),
+    ("per_device_train_batch_size", _AT_LEAST_1, ">= 1"),
+    ("gradient_accumulation_steps", _AT_LEAST_1, ">= 1"),
+    ("weight_decay", _NON_NEGATIVE, ">= 0"),
+    ("max_grad_norm", _NON_NEGATIVE, ">= 0"),
+    ("warmup_ratio", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("warmup_steps", _NON_NEGATIVE, ">= 0"),
+    ("logging_steps", _POSITIVE, "> 0"),
+    ("save_steps", _POSITIVE, "> 0"),
+    ("save_total_limit", lambda v: v is None or v >= 1, ">= 1 (or null to keep every checkpoint)"),
+    ("seed", _NON_NEGATIVE, ">= 0"),
+    ("max_length", lambda v: v is None or v >= 1, ">= 1 (or null)"),
+    ("num_generations", lambda v: v is None or v >= 2, ">= 2 (advantages compare completions of one prompt)"),
+    ("max_completion_length", lambda v: v is None or v >= 1, ">= 1"),
+    ("max_prompt_length", lambda v: v is None or v >= 1, ">= 1 (or null)"),
+    ("temperature", _POSITIVE, "> 0"),
+    ("beta", _NON_NEGATIVE, ">= 0"),
+    ("epsilon", _POSITIVE, "> 0"),
+    ("epsilon_high", lambda v: v is None or v > 0, "> 0 (or null)"),
+    ("num_iterations", _AT_LEAST_1, ">= 1"),
+    ("steps_per_generation", lambda v: v is None or v >= 1, ">= 1 (or null)"),
+)
+
+
+def check_trainer_domains(kind: str, args: Any) -> None:
+    """One-line :class:`~rest_rl.errors.ConfigError` for a numeric trainer setting outside its domain
+    (``max_steps`` 0 or below -1, a learning rate <= 0, a batch size of 0, ...), before any work starts."""
+    for key, ok, what in _DOMAINS:
+        if not hasattr(args, key):
+            continue
+        value = getattr(args, key)
+        if value is None:  # unset: the library's own default applies
+            continue
+        try:
+            good = bool(ok(value))
+        except TypeError:
+            good = False
+        if not good:
+            raise ConfigError(f"{kind}.{key} must be {what}, got {value!r}")
 
 
 def _has_accelerator() -> bool:
@@ -182,40 +242,6 @@ def _default_callbacks(description: str) -> list[Any]:
 
 
 
-def run_sft(
-    cfg: SFTRunConfig,
-    *,
-    resume: str | None = None,
-    overwrite: bool = False,
-    callbacks: Sequence[Any] | None = None,
-    tree: dict[str, Any] | None = None,
-) -> Any:
-    """Train a supervised baseline per ``cfg``; returns the trainer (its model is saved to ``output_dir``).
-
-    ``resume``: ``None``, ``"auto"`` or a checkpoint path (see :func:`prepare_output_dir`).
-    ``callbacks``: replaces the default ones (metrics file, wall clock, progress bar).
-    ``tree``: the resolved configuration to record in ``output_dir/run_config.yaml``.
-    """
-    from rest_rl.integrations.trl.sft import ResTSFTTrainer, sft_dataset
-
-    check_model_path(cfg.model.name_or_path)
-    args = build_trainer_args("sft", cfg.sft, cfg.model)
-    checkpoint = prepare_output_dir(args.output_dir, resume, overwrite)
-    save_yaml(tree if tree is not None else to_plain(cfg), Path(args.output_dir) / RUN_CONFIG_FILE)
-    tokenizer = load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code)
-    examples = load_examples(cfg.data)
-    try:
-        dataset = sft_dataset(examples, style=cfg.data.prompt_style, think_placeholder=cfg.data.think_placeholder)
-    except ValueError as exc:
-        raise ConfigError(one_line(exc)) from None
-    trainer = ResTSFTTrainer(model=cfg.model.name_or_path, args=args, train_dataset=dataset, processing_class=tokenizer)
-    install_callbacks(trainer, _default_callbacks(f"sft ({args.rest_sft_mode})") if callbacks is None else callbacks)
-    trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(args.output_dir)
-    tokenizer.save_pretrained(args.output_dir)
-    return trainer
-
-
 def grpo_dataset(examples: Sequence[Any], data: DataSection, tokenizer: Any) -> Any:
     """The RL prompt dataset: :func:`~rest_rl.data.prompting.to_trl_dataset`, with prompts rendered to text by
     the chat template when the style passes tools through it (TRL's GRPO has one tool list per trainer)."""
@@ -230,6 +256,24 @@ def grpo_dataset(examples: Sequence[Any], data: DataSection, tokenizer: Any) -> 
         raise ConfigError(one_line(exc)) from None
 
 
+def run_sft(
+    cfg: SFTRunConfig,
+    *,
+    resume: str | None = None,
+    overwrite: bool = False,
+    callbacks: Sequence[Any] | None = None,
+    tree: dict[str, Any] | None = None,
+) -> Any:
+    """Train a supervised baseline per ``cfg``; returns the trainer (its model is saved to ``output_dir``), or
+    ``None`` when ``resume`` finds the run already finished.
+
+    ``resume``: ``None``, ``"auto"`` or a checkpoint path (see :func:`prepare_output_dir`).
+    ``callbacks``: replaces the default ones (metrics file, wall clock, progress bar).
+    ``tree``: the configuration as the user wrote it, recorded in ``output_dir/run_config.yaml``.
+    """
+    return _run("sft", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree)
+
+
 def run_train(
     cfg: TrainRunConfig,
     *,
@@ -238,23 +282,163 @@ def run_train(
     callbacks: Sequence[Any] | None = None,
     tree: dict[str, Any] | None = None,
 ) -> Any:
-    """Train with ResT per ``cfg``; returns the trainer (its model is saved to ``output_dir``).
+    """Train with ResT per ``cfg``; returns the trainer (its model is saved to ``output_dir``), or ``None``
+    when ``resume`` finds the run already finished.
 
     Same arguments as :func:`run_sft`. Resuming restores the model, optimizer, scheduler, RNG states and the
     data position (Transformers' checkpoint), and with them the training progress that drives the weight
     curriculum and the reward schedule (``global_step / max_steps``).
     """
-    from rest_rl.integrations.trl.grpo import ResTGRPOTrainer
+    return _run("train", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree)
 
+
+def _section(kind: str, cfg: Any) -> dict[str, Any]:
+    return cfg.sft if kind == "sft" else cfg.train
+
+
+def _comparable(kind: str, cfg: Any) -> dict[str, Any]:
+    """``cfg`` as a plain tree in which the trainer section lists every key either side sets, missing ones
+    at the trainer's default, and ``output_dir`` as an absolute path: two configurations that train the same
+    run compare equal."""
+    plain = to_plain(cfg)
+    plain.pop("launch", None)  # documentation only
+    return plain
+
+
+def _resume_differences(kind: str, stored: Any, current: Any) -> list[tuple[str, Any, Any]]:
+    cls = _trainer_dataclass(kind)
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+    a, b = _comparable(kind, stored), _comparable(kind, current)
+    for key in set(a[kind]) | set(b[kind]):
+        for side in (a[kind], b[kind]):
+            side.setdefault(key, to_plain(defaults.get(key, f"runs/{kind}" if key == "output_dir" else None)))
+    for side in (a[kind], b[kind]):
+        side["output_dir"] = str(Path(str(side["output_dir"])).resolve())
+        side.pop("model_init_kwargs", None)  # derived from the model section, compared there
+    return config_differences(a, b)
+
+
+def _run(
+    kind: str,
+    cfg: Any,
+    *,
+    resume: str | None,
+    overwrite: bool,
+    callbacks: Sequence[Any] | None,
+    tree: dict[str, Any] | None,
+) -> Any:
+    """The one training path of ``sft`` and ``train``: check everything, then write, then train."""
+    # 1. Everything that can be checked before any work or any write.
     check_model_path(cfg.model.name_or_path)
-    args = build_trainer_args("train", cfg.train, cfg.model, cfg.ablations)
-    checkpoint = prepare_output_dir(args.output_dir, resume, overwrite)
-    save_yaml(tree if tree is not None else to_plain(cfg), Path(args.output_dir) / RUN_CONFIG_FILE)
-    tokenizer = load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code)
-    dataset = grpo_dataset(load_examples(cfg.data), cfg.data, tokenizer)
-    trainer = ResTGRPOTrainer(model=cfg.model.name_or_path, args=args, train_dataset=dataset, processing_class=tokenizer)
-    install_callbacks(trainer, _default_callbacks(f"train ({args.rest_scheme})") if callbacks is None else callbacks)
-    trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(args.output_dir)
-    tokenizer.save_pretrained(args.output_dir)
+    args = build_trainer_args(kind, _section(kind, cfg), cfg.model, getattr(cfg, "ablations", ()))
+    out = Path(args.output_dir)
+    created_dir = not out.exists()
+    check_writable_dir(out)
+    try:
+        choice = prepare_output_dir(out, resume, overwrite)
+        record = tree if tree is not None else to_plain(cfg)
+        changes: list[tuple[str, Any, Any]] = []
+        if choice is not None:
+            for path, why in choice.skipped:
+                print(f"resume: skipping incomplete {path.name} ({why})", file=sys.stderr)
+            record, changes = _check_resume(kind, cfg, out, record)
+            status = read_status(out)
+            budget = args.max_steps
+            finished_at = choice.step if budget > 0 and choice.step >= budget else None
+            if status.get("status") == "finished" and (budget <= 0 or int(status.get("global_step", 0)) >= budget):
+                finished_at = int(status.get("global_step", choice.step))
+            if finished_at is not None:
+                print(
+                    f"{out}: the run already finished (step {finished_at} of max_steps {budget}); nothing to do. "
+                    f"To train longer, resume with a larger --max-steps."
+                )
+                return None
+        tokenizer = load_tokenizer(cfg.model.name_or_path, cfg.model.trust_remote_code)
+        if getattr(tokenizer, "chat_template", None) is None:
+            raise UserError(
+                f"the tokenizer of {cfg.model.name_or_path!r} has no chat template; the trainers render "
+                "conversational prompts with it (add chat_template to its tokenizer_config.json)"
+            )
+        selection = select_examples(cfg.data)
+        dataset = _dataset(kind, selection.examples, cfg.data, tokenizer)
+    except BaseException:
+        if created_dir:
+            remove_fresh_run_files(out, True, ())
+        raise
+
+    # 2. Write the run's files, then train; a fresh run that fails before its first checkpoint is undone.
+    fresh = choice is None
+    try:
+        save_yaml(record, out / RUN_CONFIG_FILE)
+        for line in selection.skip_lines():
+            print(f"data: {line}", file=sys.stderr)
+        if selection.n_skipped:
+            (out / DATA_REPORT_FILE).write_text(json.dumps(selection.to_dict(), indent=1) + "\n", encoding="utf-8")
+        event: dict[str, Any] = {"event": "start"} if fresh else {
+            "event": "resume",
+            "from_checkpoint": choice.path.name,
+            "changes": {key: {"from": old, "to": new} for key, old, new in changes},
+        }
+        write_status(out, "running", event=event, global_step=0 if fresh else choice.step, max_steps=args.max_steps)
+        trainer = _make_trainer(kind, cfg, args, dataset, tokenizer)
+        if len(trainer.train_dataset) == 0:
+            length = f" (sft.max_length={args.max_length} may be too short for prompt + answer)" if kind == "sft" else ""
+            raise ConfigError(f"no training example is left after the trainer prepared the {len(dataset)} selected ones{length}")
+        description = f"sft ({args.rest_sft_mode})" if kind == "sft" else f"train ({args.rest_scheme})"
+        install_callbacks(trainer, _default_callbacks(description) if callbacks is None else callbacks)
+        trainer.train(resume_from_checkpoint=None if fresh else str(choice.path))
+        trainer.save_model(args.output_dir)
+        tokenizer.save_pretrained(args.output_dir)
+    except BaseException:
+        if fresh and not any(checkpoint_problem(p) is None for p in out.glob("checkpoint-*")):
+            remove_fresh_run_files(out, created_dir, _RUN_FILES)
+        else:
+            write_status(out, "failed")
+        raise
+    write_status(out, "finished", event={"event": "finish"}, global_step=trainer.state.global_step, max_steps=args.max_steps)
     return trainer
+
+
+def _check_resume(kind: str, cfg: Any, out: Path, tree: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, Any, Any]]]:
+    """The configuration a resumed run continues with, and the (allowed) changes: the stored one, refused
+    (one-line error listing every difference) when ``cfg`` differs from it beyond :data:`RESUMABLE_KEYS`."""
+    saved = out / RUN_CONFIG_FILE
+    if not saved.is_file():
+        print(f"resume: {saved} is missing; continuing with the configuration given now", file=sys.stderr)
+        return tree, []
+    stored_tree = load_yaml(saved)
+    stored = build_dataclass(type(cfg), stored_tree)
+    differences = _resume_differences(kind, stored, cfg)
+    allowed = {f"{kind}.{key}" for key in RESUMABLE_KEYS}
+    refused = [d for d in differences if d[0] not in allowed]
+    if refused:
+        listed = "; ".join(f"{key}: {old!r} -> {new!r}" for key, old, new in refused)
+        raise UserError(
+            f"--resume continues the run's own configuration ({saved}), but this one differs: {listed}. "
+            f"Only {', '.join(sorted(allowed))} may change on resume; start a new run (another --output-dir) "
+            "to change anything else"
+        )
+    changes = [d for d in differences if d[0] in allowed]
+    record = copy.deepcopy(stored_tree)
+    for key, _old, new in changes:
+        record.setdefault(kind, {})[key.split(".", 1)[1]] = new
+    return record, changes
+
+
+def _dataset(kind: str, examples: Sequence[Any], data: DataSection, tokenizer: Any) -> Any:
+    if kind == "train":
+        return grpo_dataset(examples, data, tokenizer)
+    from rest_rl.integrations.trl.sft import sft_dataset
+
+    try:
+        return sft_dataset(examples, style=data.prompt_style, think_placeholder=data.think_placeholder)
+    except ValueError as exc:
+        raise ConfigError(one_line(exc)) from None
+
+
+def _make_trainer(kind: str, cfg: Any, args: Any, dataset: Any, tokenizer: Any) -> Any:
+    if kind == "sft":
+        from rest_rl.integrations.trl.sft import ResTSFTTrainer as trainer_cls
+    else:
+        from rest_rl.integrations.trl.grpo import ResTGRPOTrainer as trainer_cls
+    return trainer_cls(model=cfg.model.name_or_path, args=args, train_dataset=dataset, processing_class=tokenizer)
