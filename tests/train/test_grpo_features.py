@@ -23,6 +23,7 @@ from trl import GRPOConfig, GRPOTrainer
 from rest_rl.core.regions import Region
 from rest_rl.core.weights import WeightConfig
 from rest_rl.rewards import RewardConfig
+from rest_rl.integrations.trl.grpo import REST_AGGREGATIONS, register_rest_aggregation, unregister_rest_aggregation
 from rest_rl.integrations.trl import (
     ABLATIONS,
     REGIONS_KEY,
@@ -141,6 +142,48 @@ def test_loss_is_divided_by_the_accumulation_steps(
         losses[ga] = trainer._compute_loss(trainer.model, inputs).detach()
     assert float(losses[1].abs()) > 0
     assert_close(losses[2] * 2, losses[1], rtol=1e-6, atol=1e-8)
+
+
+def test_registered_rest_aggregation_scales_the_weights(
+    make_model, tiny_tokenizer, train_dataset, cpu_kwargs, scripted, make_batch, off_policy
+):
+    """A rest_aggregation added with register_rest_aggregation is accepted by the config (within its loss
+    types) and its factor multiplies the token weights: a constant 2 doubles TRL's loss exactly."""
+
+    @register_rest_aggregation("double", loss_types=("grpo",))
+    def double(trainer, inputs, mask, weights):
+        return torch.tensor(2.0, device=weights.device)
+
+    try:
+        assert "double" in REST_AGGREGATIONS and REST_AGGREGATIONS["double"].fn is double
+        with pytest.raises(TypeError):
+            REST_AGGREGATIONS["other"] = REST_AGGREGATIONS["double"]  # type: ignore[index]
+        with pytest.raises(ValueError, match="rest_aggregation='double' needs a loss_type among"):
+            ResTGRPOConfig(**cpu_kwargs(loss_type="dapo"), rest_aggregation="double")
+        trainers = {
+            agg: ResTGRPOTrainer(
+                model=make_model(),
+                args=ResTGRPOConfig(**cpu_kwargs(), rest_aggregation=agg),
+                train_dataset=train_dataset,
+                processing_class=tiny_tokenizer,
+            )
+            for agg in ("loss_type", "double")
+        }
+        for trainer in trainers.values():
+            trainer.current_gradient_accumulation_steps = 1  # set by TRL's training loop
+        base = trainers["loss_type"]
+        scripted(base, seed=2)
+        inputs = base._generate_and_score_completions(make_batch(1, 4))
+        off_policy(base, inputs)
+        plain = base._compute_loss(base.model, inputs).detach()
+        doubled = trainers["double"]._compute_loss(trainers["double"].model, inputs).detach()
+        assert float(plain.abs()) > 0
+        assert_close(doubled, 2 * plain, rtol=1e-6, atol=1e-8)
+    finally:
+        unregister_rest_aggregation("double")
+    assert "double" not in REST_AGGREGATIONS
+    with pytest.raises(ValueError, match="rest_aggregation must be one of"):
+        ResTGRPOConfig(**cpu_kwargs(), rest_aggregation="double")
 
 
 def test_lora_adapter_trains_with_real_generation(make_model, tiny_tokenizer, train_dataset, cpu_kwargs):

@@ -2,7 +2,16 @@
 
 Rewards are laid out as consecutive groups: rows ``[k*G, (k+1)*G)`` are the ``G`` completions
 sampled for prompt ``k`` (the layout TRL and verl use). Each estimator is a small pure function
-``(rewards[N], group_size) -> advantages[N]``.
+``(rewards[N], group_size) -> advantages[N]``, registered by name in the open registry
+:data:`ADVANTAGE_ESTIMATORS` (``"grpo"``, ``"dr_grpo"`` built in). Add one with::
+
+    @register_advantage_estimator("rloo")
+    def rloo_advantages(rewards: Tensor, group_size: int) -> Tensor: ...
+
+A registered estimator takes the rewards ``[N]`` (consecutive groups of ``group_size``) and the
+group size, and returns ``[N]`` detached advantages. Names follow :class:`~rest_rl.core.registry.Registry`:
+a taken name raises ``ValueError`` unless ``override=True``; :func:`unregister_advantage_estimator`
+removes a non-built-in one.
 
 Conventions, chosen to match TRL 1.16 (``scale_rewards="group"``):
 
@@ -17,12 +26,44 @@ Conventions, chosen to match TRL 1.16 (``scale_rewards="group"``):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 
 import torch
 from torch import Tensor
 
-__all__ = ["ADVANTAGE_ESTIMATORS", "dr_grpo_advantages", "grpo_advantages"]
+from rest_rl.core.registry import Registry
+
+__all__ = [
+    "ADVANTAGE_ESTIMATORS",
+    "AdvantageEstimator",
+    "dr_grpo_advantages",
+    "grpo_advantages",
+    "register_advantage_estimator",
+    "unregister_advantage_estimator",
+]
+
+AdvantageEstimator = Callable[[Tensor, int], Tensor]
+"""A registered estimator: ``(rewards[N], group_size) -> advantages[N]``."""
+
+_ESTIMATORS: Registry[AdvantageEstimator] = Registry("advantage estimator")
+
+#: Name -> estimator ``(rewards[N], group_size) -> advantages[N]``. Read-only live view of the registry.
+ADVANTAGE_ESTIMATORS: Mapping[str, AdvantageEstimator] = _ESTIMATORS.view
+
+
+def register_advantage_estimator(
+    name: str, *, override: bool = False
+) -> Callable[[AdvantageEstimator], AdvantageEstimator]:
+    """Decorator registering an estimator ``(rewards[N], group_size) -> advantages[N]`` as ``name``.
+
+    The function is returned unchanged. Raises ``ValueError`` if ``name`` is taken and ``override``
+    is false.
+    """
+    return _ESTIMATORS.register(name, override=override)
+
+
+def unregister_advantage_estimator(name: str) -> AdvantageEstimator:
+    """Remove a registered (non-built-in) estimator and return it; ``ValueError`` otherwise."""
+    return _ESTIMATORS.unregister(name)
 
 
 def _grouped(rewards: Tensor, group_size: int) -> Tensor:
@@ -54,6 +95,7 @@ def _centered(grouped: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return centered, finite, count
 
 
+@register_advantage_estimator("grpo")
 def grpo_advantages(rewards: Tensor, group_size: int, *, scale_by_std: bool = True, eps: float = 1e-4) -> Tensor:
     """GRPO advantage ``(R - mean_group R) / (std_group R + eps)``.
 
@@ -83,6 +125,7 @@ def grpo_advantages(rewards: Tensor, group_size: int, *, scale_by_std: bool = Tr
     return centered.reshape(-1)
 
 
+@register_advantage_estimator("dr_grpo")
 def dr_grpo_advantages(rewards: Tensor, group_size: int) -> Tensor:
     """Dr.GRPO advantage ``R - mean_group R`` (no standard-deviation scaling).
 
@@ -91,7 +134,4 @@ def dr_grpo_advantages(rewards: Tensor, group_size: int) -> Tensor:
     return grpo_advantages(rewards, group_size, scale_by_std=False)
 
 
-#: Name -> estimator ``(rewards[N], group_size) -> advantages[N]``. Read-only.
-ADVANTAGE_ESTIMATORS: Mapping[str, Callable[[Tensor, int], Tensor]] = MappingProxyType(
-    {"grpo": grpo_advantages, "dr_grpo": dr_grpo_advantages}
-)
+_ESTIMATORS.seal_builtins()

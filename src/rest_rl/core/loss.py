@@ -22,6 +22,29 @@ the micro-batch):
 ``"weighted-token-mean"`` (the ResT authors' code)
     ``sum(m*w*l) / (sum(m*w) + 1e-8)``; with ``normalizer`` given it replaces the denominator.
 
+Aggregations form an open registry (:data:`AGGREGATIONS`, a read-only live view); the four above
+register themselves with :func:`register_aggregation`, and a new one is accepted by
+:func:`clipped_policy_loss` as soon as it is registered::
+
+    @register_aggregation("seq-sum", needs_normalizer=False)
+    def seq_sum(per_token_loss, mask, *, weights, normalizer):
+        return per_token_loss.sum() / per_token_loss.shape[0]
+
+A registered aggregation is called as ``fn(per_token_loss, mask, *, weights, normalizer)`` with
+
+* ``per_token_loss``: ``[B, T]`` float (float32, or float64 for float64 input) per-token loss,
+  already multiplied by the weights and exactly 0 at masked positions (it carries the graph);
+* ``mask``: ``[B, T]`` bool, the valid tokens;
+* ``weights``: ``[B, T]`` detached weights in the loss dtype, 0 at masked positions, or ``None``
+  when the caller passed none (all ones);
+* ``normalizer``: the caller's ``normalizer`` unchanged (``None``, a positive finite number or a
+  one-element tensor);
+
+and must return a 0-dim tensor (the loss; it is cast to the loss dtype). Registered with
+``needs_normalizer=True``, :func:`clipped_policy_loss` rejects a call without ``normalizer``
+before computing anything. A taken name raises ``ValueError`` unless ``override=True``;
+:func:`unregister_aggregation` removes a non-built-in one.
+
 Robustness: masked positions are replaced by neutral values *before* any arithmetic, so
 whatever they hold (``inf``, ``nan``, garbage) changes neither the loss nor the gradient, and
 their gradient is exactly zero. The log-ratio is clamped to ``[-20, 20]`` before ``exp`` (as
@@ -34,14 +57,82 @@ constants (detached).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-__all__ = ["AGGREGATIONS", "PolicyLossOutput", "clipped_policy_loss"]
+from rest_rl.core.registry import Registry
 
-AGGREGATIONS: tuple[str, ...] = ("token-mean", "seq-mean-token-mean", "constant", "weighted-token-mean")
+__all__ = [
+    "AGGREGATIONS",
+    "Aggregation",
+    "AggregationFn",
+    "PolicyLossOutput",
+    "clipped_policy_loss",
+    "register_aggregation",
+    "unregister_aggregation",
+]
+
+AggregationFn = Callable[..., Tensor]
+"""``fn(per_token_loss[B, T], mask[B, T], *, weights, normalizer) -> 0-dim loss`` (module docstring)."""
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """A registered loss aggregation: the function and what it requires. Calling it calls ``fn``.
+
+    Attributes:
+        name: the registered name.
+        fn: ``fn(per_token_loss, mask, *, weights, normalizer) -> Tensor`` (0-dim).
+        needs_normalizer: :func:`clipped_policy_loss` raises ``ValueError`` when called with this
+            aggregation and ``normalizer=None``.
+    """
+
+    name: str
+    fn: AggregationFn
+    needs_normalizer: bool = False
+
+    def __call__(
+        self, per_token_loss: Tensor, mask: Tensor, *, weights: Tensor | None, normalizer: float | Tensor | None
+    ) -> Tensor:
+        return self.fn(per_token_loss, mask, weights=weights, normalizer=normalizer)
+
+
+_AGGREGATIONS: Registry[Aggregation] = Registry("aggregation")
+
+#: Name -> :class:`Aggregation`. Read-only live view of the registry (iterating gives the names).
+AGGREGATIONS: Mapping[str, Aggregation] = _AGGREGATIONS.view
+
+
+def register_aggregation(
+    name: str, *, needs_normalizer: bool = False, override: bool = False
+) -> Callable[[AggregationFn], AggregationFn]:
+    """Decorator registering a loss aggregation under ``name`` (signature: module docstring).
+
+    Args:
+        name: the value of ``clipped_policy_loss(aggregation=...)`` that selects it.
+        needs_normalizer: reject calls without ``normalizer`` (e.g. Dr.GRPO's constant length).
+        override: replace an existing registration instead of raising ``ValueError``.
+
+    The decorated function is returned unchanged.
+    """
+
+    def decorator(fn: AggregationFn) -> AggregationFn:
+        if not callable(fn):
+            raise TypeError(f"aggregation {name!r} must be callable, got {type(fn).__name__}")
+        _AGGREGATIONS.add(name, Aggregation(name, fn, bool(needs_normalizer)), override=override)
+        return fn
+
+    _AGGREGATIONS.check_name(name)
+    return decorator
+
+
+def unregister_aggregation(name: str) -> Aggregation:
+    """Remove a registered (non-built-in) aggregation and return it; ``ValueError`` otherwise."""
+    return _AGGREGATIONS.unregister(name)
+
 
 #: Bound on |logp - old_logp| before exponentiation.
 LOG_RATIO_CLAMP = 20.0
@@ -106,8 +197,8 @@ def _validate(
     aggregation: str,
     normalizer: float | Tensor | None,
 ) -> None:
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f"unknown aggregation {aggregation!r}; expected one of {AGGREGATIONS}")
+    if not isinstance(aggregation, str) or aggregation not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {aggregation!r}; expected one of {tuple(AGGREGATIONS)}")
     if logp.dim() != 2:
         raise ValueError(f"logp must have shape [B, T], got {tuple(logp.shape)}")
     shape = tuple(logp.shape)
@@ -128,10 +219,12 @@ def _validate(
         raise ValueError(f"dual_clip must be > 1 (or None), got {dual_clip}")
     if ratio_cap is not None and not ratio_cap > 0:
         raise ValueError(f"ratio_cap must be > 0 (or None), got {ratio_cap}")
-    if aggregation == "constant" and normalizer is None:
-        raise ValueError(
-            "aggregation 'constant' (Dr.GRPO) needs normalizer = the maximum completion length"
-        )
+    if AGGREGATIONS[aggregation].needs_normalizer and normalizer is None:
+        if aggregation == "constant":
+            raise ValueError(
+                "aggregation 'constant' (Dr.GRPO) needs normalizer = the maximum completion length"
+            )
+        raise ValueError(f"aggregation {aggregation!r} needs a normalizer")
     if isinstance(normalizer, Tensor):
         if normalizer.numel() != 1:
             raise ValueError(f"normalizer must be a scalar, got shape {tuple(normalizer.shape)}")
@@ -165,7 +258,7 @@ def clipped_policy_loss(
         eps_high: Upper clip range: ``r`` is clipped above at ``1 + eps_high``.
         dual_clip: ``c > 1``: for ``A < 0`` the loss is bounded by ``-c * A``.
         ratio_cap: TRL's ``delta``: the unclipped ratio is capped at this value (two-sided clip).
-        aggregation: One of :data:`AGGREGATIONS`.
+        aggregation: A name registered in :data:`AGGREGATIONS`.
         normalizer: Denominator override; its meaning depends on ``aggregation`` (module docstring).
 
     Returns:
@@ -204,25 +297,12 @@ def clipped_policy_loss(
         token_loss = token_loss * w
     per_token_loss = torch.where(valid, token_loss, zero)
 
-    total = per_token_loss.sum()
-    if aggregation == "token-mean":
-        denom = valid.sum().clamp(min=1).to(dtype) if normalizer is None else normalizer
-        loss = total / denom
-    elif aggregation == "seq-mean-token-mean":
-        seq_loss = per_token_loss.sum(dim=-1) / valid.sum(dim=-1).clamp(min=1).to(dtype)
-        if normalizer is not None:
-            loss = seq_loss.sum() / normalizer
-        else:
-            loss = seq_loss.mean() if batch > 0 else seq_loss.sum()
-    elif aggregation == "constant":
-        assert normalizer is not None  # checked in _validate
-        loss = total / (max(batch, 1) * normalizer)
-    else:  # weighted-token-mean
-        if normalizer is not None:
-            loss = total / normalizer
-        else:
-            weight_sum = valid.sum().to(dtype) if w is None else w.sum()
-            loss = total / (weight_sum + WEIGHTED_MEAN_EPS)
+    loss = AGGREGATIONS[aggregation](per_token_loss, valid, weights=w, normalizer=normalizer)
+    if not isinstance(loss, Tensor) or loss.dim() != 0:
+        raise ValueError(
+            f"aggregation {aggregation!r} must return a 0-dim tensor, got "
+            f"{tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__}"
+        )
     loss = loss.to(dtype)
 
     with torch.no_grad():
@@ -247,3 +327,50 @@ def clipped_policy_loss(
             "ratio_mean": torch.where(valid, ratio, zero).sum() / n_valid,
         }
     return PolicyLossOutput(loss=loss, per_token_loss=per_token_loss, **{k: v.detach() for k, v in stats.items()})
+
+
+# ---- built-in aggregations -------------------------------------------------------------------
+
+
+@register_aggregation("token-mean")
+def _token_mean(
+    per_token_loss: Tensor, mask: Tensor, *, weights: Tensor | None, normalizer: float | Tensor | None
+) -> Tensor:
+    """DAPO: ``sum(m*w*l) / sum(m)``, or ``/ normalizer`` when given."""
+    denom = mask.sum().clamp(min=1).to(per_token_loss.dtype) if normalizer is None else normalizer
+    return per_token_loss.sum() / denom
+
+
+@register_aggregation("seq-mean-token-mean")
+def _seq_mean_token_mean(
+    per_token_loss: Tensor, mask: Tensor, *, weights: Tensor | None, normalizer: float | Tensor | None
+) -> Tensor:
+    """GRPO: mean over sequences of each sequence's token mean (sum over sequences / normalizer when given)."""
+    seq_loss = per_token_loss.sum(dim=-1) / mask.sum(dim=-1).clamp(min=1).to(per_token_loss.dtype)
+    if normalizer is not None:
+        return seq_loss.sum() / normalizer
+    return seq_loss.mean() if per_token_loss.shape[0] > 0 else seq_loss.sum()
+
+
+@register_aggregation("constant", needs_normalizer=True)
+def _constant(
+    per_token_loss: Tensor, mask: Tensor, *, weights: Tensor | None, normalizer: float | Tensor | None
+) -> Tensor:
+    """Dr.GRPO: ``sum(m*w*l) / (B * normalizer)``, normalizer = the maximum completion length."""
+    assert normalizer is not None  # needs_normalizer: checked by clipped_policy_loss
+    return per_token_loss.sum() / (max(per_token_loss.shape[0], 1) * normalizer)
+
+
+@register_aggregation("weighted-token-mean")
+def _weighted_token_mean(
+    per_token_loss: Tensor, mask: Tensor, *, weights: Tensor | None, normalizer: float | Tensor | None
+) -> Tensor:
+    """The ResT authors' ``sum(m*w*l) / (sum(m*w) + 1e-8)``; ``normalizer`` replaces the denominator."""
+    total = per_token_loss.sum()
+    if normalizer is not None:
+        return total / normalizer
+    weight_sum = mask.sum().to(per_token_loss.dtype) if weights is None else weights.sum()
+    return total / (weight_sum + WEIGHTED_MEAN_EPS)
+
+
+_AGGREGATIONS.seal_builtins()

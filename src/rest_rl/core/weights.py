@@ -6,7 +6,7 @@ on the mean entropy of that region in the batch. This module turns region codes 
 into those weights. It is pure torch, has no state, and never synchronises a GPU with the host
 (everything stays a tensor; only ``progress`` and ``step`` are host scalars).
 
-Three schemes (``WeightConfig.scheme``):
+Three built-in schemes (``WeightConfig.scheme``; more can be registered, see below):
 
 ``"uniform"``
     Every valid token weighs 1: :func:`token_weights` returns exactly ``mask.float()``, so
@@ -31,6 +31,33 @@ Three schemes (``WeightConfig.scheme``):
       constant 1.0 (neutral, as in GRPO). Regions with a constant rule are left out of the scale
       normaliser: JSON scaffolding is a third of a tool call's tokens and nearly deterministic, and
       letting it set the scale would push the tool name -- which the paper keeps high -- below 1.
+
+Registering a scheme. ``WEIGHT_SCHEMES`` is a read-only live view of an open registry; a new
+scheme is one decorated function, accepted at once by ``WeightConfig(scheme=...)``,
+:func:`region_weights`, :func:`token_weights` and the trainers' ``rest_scheme``::
+
+    @register_weight_scheme("tools_only")
+    def tools_only(cfg, *, mean_entropy, counts, progress, step, device):
+        w = torch.zeros(NUM_REGIONS, dtype=torch.float64, device=device)
+        w[[Region.TOOL_NAME, Region.ARG_KEY, Region.ARG_VALUE]] = 1.0
+        return w
+
+A registered scheme is called as ``fn(cfg, *, mean_entropy, counts, progress, step, device)``:
+
+* ``cfg``: the :class:`WeightConfig` (its fields are free to use; unknown knobs belong elsewhere);
+* ``mean_entropy``: ``[NUM_REGIONS]`` float64 mean entropy per region code of the batch (NaN for
+  regions without tokens), or ``None`` when no entropy was given -- never ``None`` for a scheme
+  registered with ``needs_entropy=True`` (callers get a ``ValueError`` first);
+* ``counts``: ``[NUM_REGIONS]`` token counts per region code, or ``None``;
+* ``progress``: training progress ``nu``, already clamped into [0, 1]; ``step``: the global step;
+* ``device``: where the result is expected (``mean_entropy``'s device, else the CPU);
+
+and returns the per-region weights, a ``[NUM_REGIONS]`` tensor of finite non-negative values
+(cast to float64 on ``device``; values are not checked, to keep the function free of host
+syncs). Everything after it is shared by all schemes: ``think_weight_zero``, the per-token
+clamp, the per-sequence normalisation and the all-zero fallback. A taken name raises
+``ValueError`` unless ``override=True``; :func:`unregister_weight_scheme` removes a non-built-in
+scheme (see :class:`~rest_rl.core.registry.Registry`).
 
 Per-sequence normalisation (all schemes; it is the identity for uniform): positive weights of
 valid tokens are clamped into ``[clamp_min, clamp_max]``, then divided by their mean over the
@@ -79,15 +106,20 @@ loss concern and lives in :mod:`rest_rl.core.loss`, not here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import torch
 
 from rest_rl.core.regions import NUM_REGIONS, Region
+from rest_rl.core.registry import Registry
 
 __all__ = [
     "WEIGHT_SCHEMES",
+    "WeightScheme",
+    "WeightSchemeFn",
+    "register_weight_scheme",
+    "unregister_weight_scheme",
     "ENTROPY_MAPS",
     "BASE_NORMALIZERS",
     "UNNAMED_REGIONS",
@@ -97,9 +129,75 @@ __all__ = [
     "region_mean_entropy",
     "region_weights",
     "token_weights",
+    "weights_equal_mask",
 ]
 
-WEIGHT_SCHEMES: tuple[str, ...] = ("uniform", "official", "entropy")
+WeightSchemeFn = Callable[..., torch.Tensor]
+"""``fn(cfg, *, mean_entropy, counts, progress, step, device) -> [NUM_REGIONS]`` (module docstring)."""
+
+
+@dataclass(frozen=True)
+class WeightScheme:
+    """A registered weight scheme: the function and what it requires. Calling it calls ``fn``.
+
+    Attributes:
+        name: the registered name (the value of ``WeightConfig.scheme``).
+        fn: ``fn(cfg, *, mean_entropy, counts, progress, step, device) -> Tensor [NUM_REGIONS]``.
+        needs_entropy: :func:`region_weights` / :func:`token_weights` raise ``ValueError`` when no
+            entropy statistics are given, instead of calling ``fn`` with ``mean_entropy=None``.
+    """
+
+    name: str
+    fn: WeightSchemeFn
+    needs_entropy: bool = False
+
+    def __call__(
+        self,
+        cfg: WeightConfig,
+        *,
+        mean_entropy: torch.Tensor | None,
+        counts: torch.Tensor | None,
+        progress: float,
+        step: int,
+        device: torch.device,
+    ) -> torch.Tensor:
+        return self.fn(cfg, mean_entropy=mean_entropy, counts=counts, progress=progress, step=step, device=device)
+
+
+_SCHEMES: Registry[WeightScheme] = Registry("weight scheme")
+
+#: Name -> :class:`WeightScheme`. Read-only live view of the registry (iterating gives the names).
+WEIGHT_SCHEMES: Mapping[str, WeightScheme] = _SCHEMES.view
+
+
+def register_weight_scheme(
+    name: str, *, needs_entropy: bool = False, override: bool = False
+) -> Callable[[WeightSchemeFn], WeightSchemeFn]:
+    """Decorator registering a weight scheme under ``name`` (signature: module docstring).
+
+    Args:
+        name: the value of ``WeightConfig.scheme`` that selects it.
+        needs_entropy: the scheme cannot work without the batch's per-region entropy.
+        override: replace an existing registration instead of raising ``ValueError``.
+
+    The decorated function is returned unchanged.
+    """
+    _SCHEMES.check_name(name)
+
+    def decorator(fn: WeightSchemeFn) -> WeightSchemeFn:
+        if not callable(fn):
+            raise TypeError(f"weight scheme {name!r} must be callable, got {type(fn).__name__}")
+        _SCHEMES.add(name, WeightScheme(name, fn, bool(needs_entropy)), override=override)
+        return fn
+
+    return decorator
+
+
+def unregister_weight_scheme(name: str) -> WeightScheme:
+    """Remove a registered (non-built-in) weight scheme and return it; ``ValueError`` otherwise."""
+    return _SCHEMES.unregister(name)
+
+
 ENTROPY_MAPS: tuple[str, ...] = ("inv_one_minus_exp", "inverse")
 BASE_NORMALIZERS: tuple[str, ...] = ("geometric", "arithmetic")
 UNNAMED_REGIONS: tuple[Region, ...] = (Region.RESPONSE, Region.SCAFFOLD, Region.OTHER)
@@ -140,8 +238,9 @@ class WeightConfig:
         default="entropy",
         metadata={
             "help": "Weighting scheme: 'uniform' (plain GRPO, weights == mask), 'official' (the "
-            "authors' constant + step-ramp schedule, bugs fixed) or 'entropy' (the paper's "
-            "entropy-informed weights with curriculum)."
+            "authors' constant + step-ramp schedule, bugs fixed), 'entropy' (the paper's "
+            "entropy-informed weights with curriculum), or any name added with "
+            "rest_rl.core.weights.register_weight_scheme."
         },
     )
     # ---- entropy scheme -------------------------------------------------------------------
@@ -289,8 +388,8 @@ class WeightConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.scheme not in WEIGHT_SCHEMES:
-            raise ValueError(f"unknown weight scheme {self.scheme!r}; expected one of {WEIGHT_SCHEMES}")
+        if not isinstance(self.scheme, str) or self.scheme not in WEIGHT_SCHEMES:
+            raise ValueError(f"unknown weight scheme {self.scheme!r}; expected one of {tuple(WEIGHT_SCHEMES)}")
         if self.entropy_map not in ENTROPY_MAPS:
             raise ValueError(f"unknown entropy_map {self.entropy_map!r}; expected one of {ENTROPY_MAPS}")
         if self.base_normalizer not in BASE_NORMALIZERS:
@@ -455,6 +554,11 @@ def _progress(progress: float) -> float:
     return min(max(nu, 0.0), 1.0)
 
 
+def _scheme_of(cfg: WeightConfig) -> WeightScheme:
+    """The registered scheme of ``cfg`` (``ValueError`` if it was unregistered since)."""
+    return _SCHEMES.get(cfg.scheme)
+
+
 def _official_region_weights(cfg: WeightConfig, step: int) -> torch.Tensor:
     s = max(float(step), 0.0)
     args = min(cfg.official_args_start + cfg.official_args_slope * s, cfg.official_args_max)
@@ -527,6 +631,62 @@ def _entropy_region_weights(
     return w
 
 
+# ---- built-in schemes -------------------------------------------------------------------------
+
+
+@register_weight_scheme("uniform")
+def _uniform_scheme(
+    cfg: WeightConfig,
+    *,
+    mean_entropy: torch.Tensor | None,
+    counts: torch.Tensor | None,
+    progress: float,
+    step: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """Every region weighs 1 (plain GRPO)."""
+    return torch.ones(NUM_REGIONS, dtype=torch.float64, device=device)
+
+
+@register_weight_scheme("official")
+def _official_scheme(
+    cfg: WeightConfig,
+    *,
+    mean_entropy: torch.Tensor | None,
+    counts: torch.Tensor | None,
+    progress: float,
+    step: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """The authors' constants and step ramp (no entropy)."""
+    return _official_region_weights(cfg, step).to(device)
+
+
+@register_weight_scheme("entropy", needs_entropy=True)
+def _entropy_scheme(
+    cfg: WeightConfig,
+    *,
+    mean_entropy: torch.Tensor | None,
+    counts: torch.Tensor | None,
+    progress: float,
+    step: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """The paper's entropy-informed weights with the curriculum."""
+    assert mean_entropy is not None  # needs_entropy: checked by region_weights
+    return _entropy_region_weights(cfg, mean_entropy, counts, progress)
+
+
+_SCHEMES.seal_builtins()
+
+
+def weights_equal_mask(cfg: WeightConfig) -> bool:
+    """Whether :func:`token_weights` returns exactly ``mask.float()`` under ``cfg``: the built-in
+    ``"uniform"`` scheme (not overridden) without ``think_weight_zero``. Trainers use it to skip
+    reweighting altogether (plain GRPO, bit for bit)."""
+    return _scheme_of(cfg).fn is _uniform_scheme and not cfg.think_weight_zero
+
+
 def region_weights(
     cfg: WeightConfig,
     *,
@@ -538,9 +698,10 @@ def region_weights(
     """Per-region weights [NUM_REGIONS] (float64) before per-token clamping and normalisation.
 
     Args:
-        cfg: the weighting configuration.
+        cfg: the weighting configuration; ``cfg.scheme`` names a registered scheme.
         mean_entropy: [NUM_REGIONS] mean entropy per region code (NaN = region absent), e.g.
-            from :func:`region_mean_entropy`. Required by the entropy scheme, ignored otherwise.
+            from :func:`region_mean_entropy`. Required by the entropy scheme (and any scheme
+            registered with ``needs_entropy``), passed to the scheme otherwise.
         counts: [NUM_REGIONS] token counts per region code (entropy scheme). Used to merge
             ARG_KEY/ARG_VALUE and to weight the scale-free normaliser by tokens; without it each
             present region counts once. A region with count 0 is treated as absent.
@@ -551,20 +712,21 @@ def region_weights(
     ``mean_entropy``'s device when given, else on the CPU.
     """
     nu = _progress(progress)
+    scheme = _scheme_of(cfg)
     device = mean_entropy.device if mean_entropy is not None else torch.device("cpu")
-    if cfg.scheme == "uniform":
-        w = torch.ones(NUM_REGIONS, dtype=torch.float64, device=device)
-    elif cfg.scheme == "official":
-        w = _official_region_weights(cfg, step).to(device)
-    else:
-        if mean_entropy is None:
-            raise ValueError("the 'entropy' weight scheme needs mean_entropy (or entropy / region_stats)")
-        if mean_entropy.shape != (NUM_REGIONS,):
-            raise ValueError(f"mean_entropy must have shape ({NUM_REGIONS},), got {tuple(mean_entropy.shape)}")
-        if counts is not None and counts.shape != (NUM_REGIONS,):
-            raise ValueError(f"counts must have shape ({NUM_REGIONS},), got {tuple(counts.shape)}")
-        w = _entropy_region_weights(cfg, mean_entropy, counts, nu)
+    if mean_entropy is None and scheme.needs_entropy:
+        raise ValueError(f"the {cfg.scheme!r} weight scheme needs mean_entropy (or entropy / region_stats)")
+    if mean_entropy is not None and mean_entropy.shape != (NUM_REGIONS,):
+        raise ValueError(f"mean_entropy must have shape ({NUM_REGIONS},), got {tuple(mean_entropy.shape)}")
+    if counts is not None and counts.shape != (NUM_REGIONS,):
+        raise ValueError(f"counts must have shape ({NUM_REGIONS},), got {tuple(counts.shape)}")
+    w = scheme(cfg, mean_entropy=mean_entropy, counts=counts, progress=nu, step=step, device=device)
+    if not isinstance(w, torch.Tensor) or tuple(w.shape) != (NUM_REGIONS,):
+        got = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+        raise ValueError(f"weight scheme {cfg.scheme!r} must return a tensor of shape ({NUM_REGIONS},), got {got}")
+    w = w.to(device=device, dtype=torch.float64)
     if cfg.think_weight_zero:
+        w = w.clone()  # never write into a tensor the scheme may keep
         w[Region.THINK] = 0.0
     return w
 
@@ -615,18 +777,19 @@ def token_weights(
     else:
         mean_h = torch.full((NUM_REGIONS,), float("nan"), dtype=torch.float64, device=device)
 
-    if cfg.scheme == "entropy" and sums is None:
-        raise ValueError("the 'entropy' weight scheme needs entropy or region_stats")
+    scheme = _scheme_of(cfg)
+    if scheme.needs_entropy and sums is None:
+        raise ValueError(f"the {cfg.scheme!r} weight scheme needs entropy or region_stats")
     rw = region_weights(
         cfg,
-        mean_entropy=mean_h if cfg.scheme == "entropy" else None,
-        counts=counts if cfg.scheme == "entropy" else None,
+        mean_entropy=mean_h if sums is not None else None,
+        counts=counts,
         progress=progress,
         step=step,
     ).to(device)
 
     valid = mask.bool()
-    if cfg.scheme == "uniform" and not cfg.think_weight_zero:
+    if weights_equal_mask(cfg):
         return WeightsOutput(
             weights=mask.float().detach(),
             region_weights=rw,

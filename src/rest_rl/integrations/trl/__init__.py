@@ -15,6 +15,8 @@ from rest_rl.integrations.trl.grpo import (
     ResTGRPOConfig,
     ResTGRPOTrainer,
     apply_ablation,
+    register_rest_aggregation,
+    unregister_rest_aggregation,
 )
 from rest_rl.integrations.trl.rewards import ToolRLReward, completion_text, make_reward_funcs, training_progress
 
@@ -27,6 +29,8 @@ __all__ = [
     "ToolRLReward",
     "apply_ablation",
     "completion_text",
+    "register_rest_aggregation",
+    "unregister_rest_aggregation",
     "make_reward_funcs",
     "training_progress",
 ]

@@ -15,9 +15,10 @@ How TRL is hooked (three overrides, no copied TRL code, no extra forward pass)
 ------------------------------------------------------------------------------
 1. ``_generate_and_score_completions`` (once per *generation* batch): after TRL has generated
    and scored the rollouts -- with transformers, vLLM server or colocate, a ``rollout_func`` or the
-   tool loop alike -- every completion's regions are labelled from its token ids
-   (:func:`~rest_rl.core.offsets.token_char_offsets` gives each id its exact character span in the
-   decoded text, :func:`~rest_rl.core.regions.label_tokens` labels the text; nothing is
+   tool loop alike -- every completion's regions are labelled from its token ids by
+   :func:`~rest_rl.core.segments.label_segments` (the ids before the trailing padding form one
+   segment; :func:`~rest_rl.core.offsets.token_char_offsets` gives each id its exact character span
+   in the decoded text, :func:`~rest_rl.core.regions.label_tokens` labels the text; nothing is
    re-tokenised) and stored as a ``[B, T]`` tensor under :data:`REGIONS_KEY` in the batch dict.
    TRL's ``shuffle_sequence_dict`` / ``split_tensor_dict`` permute and slice every ``[B, ...]``
    tensor of that dict together, so the regions follow their completions into each of the
@@ -48,6 +49,22 @@ Aggregation (``rest_aggregation``). ``"loss_type"`` (default) keeps TRL's normal
 modes); it is obtained by scaling each row's weights by ``D_i / ((sum(m*w) + 1e-8) * GA)``, where
 ``D_i`` is TRL's own denominator for that row under ``loss_type`` -- exact for every loss type.
 
+Since TRL computes the loss itself, a trainer aggregation is not a reduction of per-token losses
+(those are :data:`rest_rl.core.loss.AGGREGATIONS`, for hosts that compute the loss) but a factor
+on the token weights that turns TRL's ``loss_type`` normaliser into the wanted one.
+:data:`REST_AGGREGATIONS` is a read-only live view of an open registry; add one with
+:func:`register_rest_aggregation`::
+
+    @register_rest_aggregation("sum-over-batch", loss_types=("bnpo",))
+    def sum_over_batch(trainer, inputs, mask, weights):
+        return mask.sum().clamp(min=1.0)          # bnpo divides by sum(m): undo it
+
+A registered function is called once per micro-batch as ``fn(trainer, inputs, mask, weights)``
+(the trainer, the micro-batch dict, the ``[B, T]`` loss mask and the ``[B, T]`` normalised ResT
+weights) and returns ``None`` (TRL's normaliser unchanged) or a detached tensor broadcastable to
+``[B, T]`` that multiplies the weights. ``loss_types`` (``None`` = any) lists the TRL loss types it
+supports; :class:`ResTGRPOConfig` rejects other combinations.
+
 Dual clip (``rest_dual_clip = c``) is TRL's ``delta``: for ``A < 0``, ``max(min(r, c), clip(r))
 * |A| == min(max(r, clip(r)), c) * |A|`` (verl's dual clip) and for ``A > 0`` the cap never binds
 when ``c > 1 + epsilon_high``, which the config enforces.
@@ -73,17 +90,18 @@ import dataclasses
 import json
 import logging
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from trl import GRPOConfig, GRPOTrainer
 
 from rest_rl.core.loss import WEIGHTED_MEAN_EPS
-from rest_rl.core.offsets import token_char_offsets
-from rest_rl.core.regions import NUM_REGIONS, Region, label_tokens
-from rest_rl.core.weights import WeightConfig, region_entropy_stats, token_weights
+from rest_rl.core.regions import NUM_REGIONS, Region
+from rest_rl.core.registry import Registry
+from rest_rl.core.segments import label_segments
+from rest_rl.core.weights import WeightConfig, region_entropy_stats, token_weights, weights_equal_mask
 from rest_rl.rewards import RewardConfig
 
 from .rewards import make_reward_funcs, training_progress
@@ -92,9 +110,12 @@ __all__ = [
     "ABLATIONS",
     "REGIONS_KEY",
     "REST_AGGREGATIONS",
+    "ResTAggregation",
     "ResTGRPOConfig",
     "ResTGRPOTrainer",
     "apply_ablation",
+    "register_rest_aggregation",
+    "unregister_rest_aggregation",
 ]
 
 logger = logging.getLogger(__name__)
@@ -102,11 +123,86 @@ logger = logging.getLogger(__name__)
 REGIONS_KEY = "rest_regions"
 """Key of the ``[B, T]`` region-code tensor in TRL's batch dict (codes of :class:`Region`)."""
 
-REST_AGGREGATIONS: tuple[str, ...] = ("loss_type", "weighted-token-mean")
-"""``rest_aggregation`` values: follow TRL's ``loss_type``, or the ResT authors' weighted token mean."""
-
 # TRL loss types whose per-row denominator is known (needed by the weighted-token-mean rescaling).
 _KNOWN_LOSS_TYPES = ("grpo", "sapo", "bnpo", "dr_grpo", "dapo", "cispo", "vespo", "luspo")
+
+ResTAggregationFn = Callable[[Any, dict[str, Any], torch.Tensor, torch.Tensor], torch.Tensor | None]
+"""``fn(trainer, inputs, mask, weights) -> factor on the weights or None`` (module docstring)."""
+
+
+@dataclass(frozen=True)
+class ResTAggregation:
+    """A registered ``rest_aggregation``: the weight-factor function and the loss types it supports.
+
+    Attributes:
+        name: the registered name (the value of ``ResTGRPOConfig.rest_aggregation``).
+        fn: ``fn(trainer, inputs, mask, weights)`` -> ``None`` or a tensor broadcastable to ``[B, T]``.
+        loss_types: TRL ``loss_type`` values it is exact for; ``None`` = all.
+    """
+
+    name: str
+    fn: ResTAggregationFn
+    loss_types: tuple[str, ...] | None = None
+
+    def __call__(
+        self, trainer: Any, inputs: dict[str, Any], mask: torch.Tensor, weights: torch.Tensor
+    ) -> torch.Tensor | None:
+        return self.fn(trainer, inputs, mask, weights)
+
+
+_REST_AGGREGATIONS: Registry[ResTAggregation] = Registry("rest_aggregation")
+
+REST_AGGREGATIONS: Mapping[str, ResTAggregation] = _REST_AGGREGATIONS.view
+"""``rest_aggregation`` values (read-only live view of the registry): follow TRL's ``loss_type``, the ResT
+authors' weighted token mean, or any name added with :func:`register_rest_aggregation`."""
+
+
+def register_rest_aggregation(
+    name: str, *, loss_types: tuple[str, ...] | None = None, override: bool = False
+) -> Callable[[ResTAggregationFn], ResTAggregationFn]:
+    """Decorator registering a ``rest_aggregation`` (a factor on the token weights; module docstring).
+
+    Args:
+        name: the value of ``ResTGRPOConfig.rest_aggregation`` that selects it.
+        loss_types: the TRL loss types it supports (``None`` = all); others are rejected at config time.
+        override: replace an existing registration instead of raising ``ValueError``.
+
+    The decorated function is returned unchanged.
+    """
+    _REST_AGGREGATIONS.check_name(name)
+    types = None if loss_types is None else tuple(loss_types)
+
+    def decorator(fn: ResTAggregationFn) -> ResTAggregationFn:
+        if not callable(fn):
+            raise TypeError(f"rest_aggregation {name!r} must be callable, got {type(fn).__name__}")
+        _REST_AGGREGATIONS.add(name, ResTAggregation(name, fn, types), override=override)
+        return fn
+
+    return decorator
+
+
+def unregister_rest_aggregation(name: str) -> ResTAggregation:
+    """Remove a registered (non-built-in) ``rest_aggregation`` and return it; ``ValueError`` otherwise."""
+    return _REST_AGGREGATIONS.unregister(name)
+
+
+@register_rest_aggregation("loss_type")
+def _loss_type_aggregation(
+    trainer: Any, inputs: dict[str, Any], mask: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor | None:
+    """TRL's own normaliser for ``loss_type``: no factor."""
+    return None
+
+
+@register_rest_aggregation("weighted-token-mean", loss_types=_KNOWN_LOSS_TYPES)
+def _weighted_token_mean_aggregation(
+    trainer: Any, inputs: dict[str, Any], mask: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor | None:
+    """The ResT authors' ``sum(m*w*l) / (sum(m*w) + 1e-8)`` per micro-batch."""
+    return trainer._weighted_mean_scale(inputs, mask, weights)
+
+
+_REST_AGGREGATIONS.seal_builtins()
 
 
 def _help(cls: type, name: str) -> str:
@@ -217,8 +313,9 @@ class ResTGRPOConfig(GRPOConfig):
         default="loss_type",
         metadata={
             "help": "[ResT loss] How weighted per-token losses are reduced: 'loss_type' (TRL's normaliser for "
-            "loss_type, with its gradient-accumulation and num_items_in_batch handling) or 'weighted-token-mean' "
-            "(the ResT authors' sum(m*w*l) / (sum(m*w) + 1e-8) per micro-batch, divided by the accumulation steps)."
+            "loss_type, with its gradient-accumulation and num_items_in_batch handling), 'weighted-token-mean' "
+            "(the ResT authors' sum(m*w*l) / (sum(m*w) + 1e-8) per micro-batch, divided by the accumulation steps) "
+            "or a name added with rest_rl.integrations.trl.grpo.register_rest_aggregation."
         },
     )
     rest_dual_clip: float | None = field(
@@ -276,11 +373,14 @@ class ResTGRPOConfig(GRPOConfig):
         Called by ``__post_init__``; call it again after changing fields by hand, as
         :func:`apply_ablation` does.
         """
-        if self.rest_aggregation not in REST_AGGREGATIONS:
-            raise ValueError(f"rest_aggregation must be one of {REST_AGGREGATIONS}, got {self.rest_aggregation!r}")
-        if self.rest_aggregation == "weighted-token-mean" and self.loss_type not in _KNOWN_LOSS_TYPES:
+        if not isinstance(self.rest_aggregation, str) or self.rest_aggregation not in REST_AGGREGATIONS:
             raise ValueError(
-                f"rest_aggregation='weighted-token-mean' needs a loss_type among {_KNOWN_LOSS_TYPES}, "
+                f"rest_aggregation must be one of {tuple(REST_AGGREGATIONS)}, got {self.rest_aggregation!r}"
+            )
+        supported = REST_AGGREGATIONS[self.rest_aggregation].loss_types
+        if supported is not None and self.loss_type not in supported:
+            raise ValueError(
+                f"rest_aggregation={self.rest_aggregation!r} needs a loss_type among {supported}, "
                 f"got {self.loss_type!r}"
             )
         if self.rest_dual_clip is not None:
@@ -363,6 +463,15 @@ def apply_ablation(config: ResTGRPOConfig, name: str) -> ResTGRPOConfig:
     return config
 
 
+def _before_trailing_pad(ids: torch.Tensor, pad_token_id: int | None) -> torch.Tensor:
+    """Bool mask ``[B, T]``: true before each row's run of trailing ``pad_token_id`` ids (all true without a pad id)."""
+    if pad_token_id is None:
+        return torch.ones_like(ids, dtype=torch.bool)
+    is_pad = (ids == pad_token_id).to(torch.int64)
+    trailing = is_pad.flip(-1).cumprod(dim=-1).flip(-1)
+    return trailing == 0
+
+
 @dataclass
 class _LossCall:
     """State of one ``_compute_loss`` call, read by the entropy hook."""
@@ -407,10 +516,9 @@ class ResTGRPOTrainer(GRPOTrainer):
                 func.tokenizer = self._tokenizer  # score exactly the text the regions are labelled on
         self.rest_weight_config: WeightConfig = args.to_weight_config()
         self.rest_aggregation: str = args.rest_aggregation
+        self._rest_aggregation_impl: ResTAggregation = REST_AGGREGATIONS[args.rest_aggregation]
         self._rest_reweights = not (
-            self.rest_weight_config.scheme == "uniform"
-            and not self.rest_weight_config.think_weight_zero
-            and self.rest_aggregation == "loss_type"
+            weights_equal_mask(self.rest_weight_config) and self._rest_aggregation_impl.fn is _loss_type_aggregation
         )
         self._rest_passthrough = not self._rest_reweights and not args.rest_log_region_metrics
         self._rest_call: _LossCall | None = None
@@ -428,23 +536,14 @@ class ResTGRPOTrainer(GRPOTrainer):
     def label_regions(self, completion_ids: torch.Tensor) -> torch.Tensor:
         """Region codes ``[B, T]`` (int64, same device) of right-padded completion ids.
 
-        Each row is decoded once with the trainer's tokenizer (``skip_special_tokens=True``, as TRL
-        decodes completions for the reward) and every id gets the region of its exact character
-        span. Trailing padding ids are dropped first (they, and special tokens such as EOS, are
-        ``Region.OTHER``; they are masked out of the loss anyway).
+        Each row's ids before its trailing padding are one segment of
+        :func:`~rest_rl.core.segments.label_segments`: decoded once with the trainer's tokenizer
+        (``skip_special_tokens=True``, as TRL decodes completions for the reward), every id gets the
+        region of its exact character span. Trailing padding ids (and special tokens such as EOS)
+        are ``Region.OTHER``; they are masked out of the loss anyway.
         """
-        tokenizer = self._tokenizer
-        pad = tokenizer.pad_token_id
-        rows = completion_ids.tolist()
-        out = np.zeros(tuple(completion_ids.shape), dtype=np.int64)  # Region.OTHER == 0
-        for b, ids in enumerate(rows):
-            n = len(ids)
-            while n and ids[n - 1] == pad:
-                n -= 1
-            if n:
-                text, spans = token_char_offsets(tokenizer, ids[:n])
-                out[b, :n] = label_tokens(text, spans)
-        return torch.from_numpy(out).to(completion_ids.device)
+        mask = _before_trailing_pad(completion_ids, self._tokenizer.pad_token_id)
+        return label_segments(self._tokenizer, completion_ids, mask, fill=Region.OTHER)
 
     # ---- 2./3. weights from TRL's own entropies, applied through the advantages ---------------
 
@@ -507,8 +606,9 @@ class ResTGRPOTrainer(GRPOTrainer):
         adv2d = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
         if self._rest_reweights:
             scaled = weights
-            if self.rest_aggregation == "weighted-token-mean":
-                scaled = weights * self._weighted_mean_scale(inputs, mask, weights)
+            factor = self._rest_aggregation_impl(self, inputs, mask, weights)
+            if factor is not None:
+                scaled = weights * factor
             inputs["advantages"] = adv2d * scaled.to(adv2d.dtype)
         if self.args.rest_log_region_metrics:
             self._rest_log_metrics(

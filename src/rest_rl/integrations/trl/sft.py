@@ -34,8 +34,8 @@ from typing import Any
 import torch
 from trl import SFTConfig, SFTTrainer
 
-from rest_rl.core.offsets import token_char_offsets
-from rest_rl.core.regions import NUM_REGIONS, Region, label_tokens
+from rest_rl.core.regions import NUM_REGIONS, Region
+from rest_rl.core.segments import label_segments
 
 __all__ = [
     "REGION_COLUMN",
@@ -168,20 +168,13 @@ def sft_region_weights(
 
 
 def completion_regions(tokenizer: Any, input_ids: Sequence[int], labels: Sequence[int]) -> list[int]:
-    """One region code per token of ``input_ids``: tokens whose label is ``-100`` get ``-1``; every maximal
-    run of trained tokens (a completion, or one assistant turn) is decoded and labelled on its own with
-    :func:`~rest_rl.core.regions.label_tokens` from its exact character offsets."""
-    out = [_NOT_COMPLETION] * len(input_ids)
-    start = None
-    for i in range(len(input_ids) + 1):
-        trained = i < len(input_ids) and i < len(labels) and labels[i] != -100
-        if trained and start is None:
-            start = i
-        elif not trained and start is not None:
-            text, offsets = token_char_offsets(tokenizer, list(input_ids[start:i]))
-            out[start:i] = [int(c) for c in label_tokens(text, offsets)]
-            start = None
-    return out
+    """One region code per token of ``input_ids``: tokens whose label is ``-100`` (or that have no label)
+    get ``-1``; every maximal run of trained tokens (a completion, or one assistant turn) is decoded and
+    labelled on its own by :func:`~rest_rl.core.segments.label_segments` from its exact character offsets."""
+    ids = [int(t) for t in (input_ids.tolist() if hasattr(input_ids, "tolist") else input_ids)]
+    labs = labels.tolist() if hasattr(labels, "tolist") else list(labels)
+    trained = [i < len(labs) and labs[i] != -100 for i in range(len(ids))]
+    return label_segments(tokenizer, ids, trained, fill=_NOT_COMPLETION)
 
 
 @dataclass
