@@ -430,16 +430,23 @@ def test_cli_levels_option_selects_levels(api_bank_dir, api_bank_samples, tmp_pa
     import argparse
 
     from rest_rl import cli
+    from rest_rl.cli.eval import resolve_eval_config
     from rest_rl.eval.apibank import run as apibank
 
-    monkeypatch.setattr(apibank, "_build_engine", lambda config: OracleEngine(api_bank_samples))
+    monkeypatch.setattr(apibank, "build_engine", lambda config: OracleEngine(api_bank_samples))
     parser = argparse.ArgumentParser(prog="rest-rl")
     cli.add_eval_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["eval", "apibank", "--model", "oracle", "--data-dir", str(api_bank_dir), "--levels", "3,2",
                               "--limit", "3", "--out-dir", str(tmp_path), "--no-progress"])  # fmt: skip
-    assert args.levels == (2, 3)
+    assert resolve_eval_config(ApiBankConfig, args).levels == (2, 3)
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "| L2      |       3 |              3 |" in out and "L1" not in out
-    with pytest.raises(SystemExit):
-        parser.parse_args(["eval", "apibank", "--model", "m", "--levels", "4"])
+    # "1 3" as one value or as two, and "1,3", all select levels 1 and 3
+    for spelling in (["1 3"], ["1", "3"], ["1,3"]):
+        args = parser.parse_args(["eval", "apibank", "--model", "m", "--levels", *spelling])
+        assert resolve_eval_config(ApiBankConfig, args).levels == (1, 3), spelling
+    # a level that does not exist is a one-line error
+    assert cli.main(["eval", "apibank", "--model", "m", "--levels", "4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "rest-rl: error: levels must be a non-empty subset of 1, 2, 3; got [4]"

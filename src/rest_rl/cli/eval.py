@@ -1,97 +1,164 @@
 """The ``eval`` command group: ``rest-rl eval apibank`` and ``rest-rl eval bfcl``.
 
-The main CLI wires it in with ``add_eval_parser(subparsers)``. Every sub-command sets ``func`` (``args.func(args) -> int``). Errors a user can
-fix (a bad path, an unreachable server, a resume mismatch) print one line on stderr and return 2.
+The main CLI wires it in with ``add_eval_parser(subparsers)``. Each benchmark is configured by its
+run-config dataclass (:class:`~rest_rl.eval.apibank.ApiBankConfig`, :class:`~rest_rl.eval.bfcl.run.BfclConfig`,
+both :class:`~rest_rl.eval.runs.EvalRunConfig`) through the config engine, as ``rest-rl train`` is:
+``--config YAML`` (a mapping of the config's fields), then the dedicated flags (one per field, generated
+from the dataclass: ``max_new_tokens`` is ``--max-new-tokens``, with the field's help and default), then
+repeatable ``--set key=value`` overrides (YAML values), built with
+:func:`~rest_rl.config.build_dataclass`, so an unknown key or a bad value is a one-line error with a
+"did you mean" hint. A new config field becomes a flag without argparse code.
 
     rest-rl eval apibank --model Qwen/Qwen3-1.7B --data-dir ../shared/data/api_bank
     rest-rl eval apibank --model my-served-model --engine openai --base-url http://localhost:8000/v1
+    rest-rl eval apibank --config eval.yaml --set limit=20 --levels 1,3
     rest-rl eval apibank --model ckpt/ --resume runs/eval/apibank-ckpt-20250101-120000
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import dataclasses
+import re
+import shutil
+import textwrap
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["add_eval_parser"]
+from rest_rl.cli.common import CliError
+from rest_rl.config import apply_overrides, build_dataclass, merge_trees, parse_override, resolve_tree
+from rest_rl.errors import ConfigError, UserError, one_line
+from rest_rl.eval.apibank import ApiBankConfig, run_apibank
+from rest_rl.eval.bfcl.official import INSTALL_COMMAND
+from rest_rl.eval.bfcl.run import BfclConfig, run_bfcl
+from rest_rl.eval.runs import EvalRunConfig
 
-_PROG_ERROR = "rest-rl: error: "
+__all__ = ["add_config_flags", "add_eval_parser", "resolve_eval_config"]
+
+_SEQUENCE_ORIGINS = (list, tuple, Sequence, typing.Sequence)
 
 
-def _levels(text: str) -> tuple[int, ...]:
+# ------------------------------------------------------------------------------------------------
+# Flags generated from a config dataclass
+# ------------------------------------------------------------------------------------------------
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _without_none(tp: Any) -> Any:
+    """``X`` for ``X | None``; any other annotation unchanged."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return tp
+
+
+def _item_type(tp: Any) -> Any | None:
+    """The element type of a list / tuple / sequence annotation, ``None`` for anything else."""
+    if typing.get_origin(tp) in _SEQUENCE_ORIGINS or tp in (list, tuple):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        return args[0] if args else Any
+    return None
+
+
+def _flag_value(text: str, tp: Any) -> Any:
+    """A flag's text as a config value: kept as is for a string field, else read as YAML (like ``--set``)."""
+    return text if tp is str else parse_override("value=" + text)[1]
+
+
+def _show_default(f: dataclasses.Field) -> str:
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:  # type: ignore[misc]
+        return "required unless in --config"
+    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    if value is None:
+        return "default: unset"
+    if isinstance(value, (list, tuple)):
+        return "default: " + ",".join(str(v) for v in value)
+    return f"default: {value}"
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one ``--flag`` per init field of dataclass ``cls``: the field name with dashes, help text from
+    the field's ``metadata["help"]`` (and ``metadata["metavar"]``), the default shown. A list / tuple
+    field takes several values (each may also be comma-separated), a ``bool`` field ``--x/--no-x``.
+    Flags given land in ``args`` under the field name, as text; :func:`resolve_eval_config` reads them.
+    """
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name.startswith("_"):
+            continue
+        tp = _without_none(hints.get(f.name, Any))
+        help_text = " ".join(str(f.metadata.get("help", "")).split())
+        if help_text.endswith(".") and not help_text.endswith(".."):
+            help_text = help_text[:-1]
+        kwargs: dict[str, Any] = {
+            "dest": f.name,
+            "default": argparse.SUPPRESS,  # absent unless given: a flag never hides a --config value
+            "help": f"{help_text} ({_show_default(f)})".replace("%", "%%"),
+        }
+        if tp is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["metavar"] = f.metadata.get("metavar", f.name.upper())
+            if _item_type(tp) is not None:
+                kwargs["nargs"] = "+"
+        parser.add_argument(_flag(f.name), **kwargs)
+
+
+def _flag_tree(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The flags given on the command line (see :func:`add_config_flags`) as a mapping of config values."""
+    hints = typing.get_type_hints(cls)
+    given = vars(args)
+    tree: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in given:
+            continue
+        tp = _without_none(hints.get(f.name, Any))
+        value = given[f.name]
+        item = _item_type(tp)
+        if item is not None:
+            parts = [p for token in value for p in re.split(r"[,\s]+", str(token)) if p]
+            tree[f.name] = [_flag_value(p, _without_none(item)) for p in parts]
+        elif isinstance(value, str):
+            tree[f.name] = _flag_value(value, tp)
+        else:
+            tree[f.name] = value
+    return tree
+
+
+def resolve_eval_config(cls: type[EvalRunConfig], args: argparse.Namespace) -> EvalRunConfig:
+    """Build ``cls`` from the ``--config`` file, then the dedicated flags, then the ``--set`` overrides
+    (each layer overriding the one before). Raises a one-line :class:`~rest_rl.errors.ConfigError` for a
+    missing required field, an unknown key (with a "did you mean" hint) or a bad value."""
+    tree = resolve_tree({}, getattr(args, "config", None))
+    tree = apply_overrides(merge_trees(tree, _flag_tree(cls, args)), getattr(args, "set", None) or ())
+    for f in dataclasses.fields(cls):
+        missing = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+        if f.init and missing and tree.get(f.name) is None:
+            raise ConfigError(f"no {f.name}: pass {_flag(f.name)} (or set {f.name} in the --config file)")
+    return build_dataclass(cls, tree)
+
+
+# ------------------------------------------------------------------------------------------------
+# The commands
+# ------------------------------------------------------------------------------------------------
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    """Resolve the benchmark's config, run it, print its table and summary; 0 when it ran."""
+    config = resolve_eval_config(args.eval_config_class, args)
     try:
-        levels = tuple(sorted({int(p) for p in text.replace(" ", ",").split(",") if p.strip()}))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"levels must be numbers among 1,2,3, got {text!r}") from None
-    if not levels or any(k not in (1, 2, 3) for k in levels):
-        raise argparse.ArgumentTypeError(f"levels must be a comma-separated subset of 1,2,3, got {text!r}")
-    return levels
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def add_run_options(p: argparse.ArgumentParser, *, unit: str, group: str, max_new_tokens: int, resume_also: str = "") -> None:
-    """The options every benchmark run shares (engine, decoding, output, resume); ``unit``/``group`` name what
-    the benchmark evaluates ("samples"/"level", "entries"/"category") in the help texts."""
-    p.add_argument("--engine", choices=["hf", "vllm", "openai"], default="hf", help="generation engine (default: hf)")
-    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1 (engine openai)")
-    p.add_argument(
-        "--limit",
-        type=_positive_int,
-        help=f"evaluate only the first N {unit} of each {group} (the report says it is a subset)",
-    )
-    p.add_argument(
-        "--batch-size", type=_positive_int, default=8, help="prompts per batch (hf), requests in flight (openai); default 8"
-    )
-    p.add_argument(
-        "--max-new-tokens",
-        type=_positive_int,
-        default=max_new_tokens,
-        help=f"tokens generated per {'sample' if unit == 'samples' else 'step'} (default: {max_new_tokens})",
-    )
-    p.add_argument("--device", default="auto", help="hf engine device: auto, cpu, cuda, cuda:1 ... (default: auto)")
-    p.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
-    p.add_argument("--out-dir", default="runs/eval", help="parent of the fresh run directory (default: runs/eval)")
-    p.add_argument(
-        "--resume",
-        metavar="DIR",
-        help=f"complete an earlier run directory: generate only its missing {unit} (refused if model{resume_also} "
-        "or decoding settings differ)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def run_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The run-config fields of :func:`add_run_options` (plus ``model``) as keyword arguments."""
-    names = ("model", "engine", "base_url", "limit", "batch_size", "max_new_tokens", "device", "dtype", "out_dir", "resume")
-    return {name: getattr(args, name) for name in names}
-
-
-def check_run_options(args: argparse.Namespace) -> bool:
-    """``False`` (after printing the one-line error) when the options cannot work together."""
-    if args.engine == "openai" and not args.base_url:
-        print(_PROG_ERROR + "--engine openai needs --base-url (e.g. http://localhost:8000/v1)", file=sys.stderr)
-        return False
-    return True
-
-
-def run_and_print(run: Any, errors: tuple[type[BaseException], ...]) -> int:
-    """Call ``run()`` (returning an object with ``table``, ``scores``, ``generated``, ``reused``, ``run_dir``),
-    print its table and summary and return 0; a user-fixable ``errors`` becomes a one-line message and 2."""
-    try:
-        result = run()
-    except errors as exc:
-        print(_PROG_ERROR + " ".join(str(exc).split()), file=sys.stderr)
-        return 2
+        result = args.eval_runner(config, progress=not args.no_progress)
+    except ValueError as exc:  # a setting the run could not use; UserErrors are printed by the main CLI
+        if isinstance(exc, UserError):
+            raise
+        raise CliError(one_line(exc)) from None
     print(result.table)
     note = result.scores.subset_note()
     if note:
@@ -100,106 +167,102 @@ def run_and_print(run: Any, errors: tuple[type[BaseException], ...]) -> int:
     return 0
 
 
-def _cmd_apibank(args: argparse.Namespace) -> int:
-    from rest_rl.data.io import DataError
-    from rest_rl.eval.apibank import ApiBankConfig, run_apibank
-    from rest_rl.eval.engines import EngineError
-    from rest_rl.eval.runs import RunError
+@dataclass(frozen=True)
+class _Benchmark:
+    """One ``rest-rl eval`` sub-command: its config dataclass, its run function and its texts."""
 
-    if not check_run_options(args):
-        return 2
-    config = ApiBankConfig(**run_options(args), data_dir=args.data_dir, levels=args.levels)
-    return run_and_print(
-        lambda: run_apibank(config, progress=not args.no_progress), (DataError, EngineError, RunError, ValueError)
-    )
+    name: str
+    config_class: type[EvalRunConfig]
+    runner: Callable[..., Any]  # runner(config, progress=...) -> a result with table, scores, generated, reused, run_dir
+    help: str
+    description: str
+    examples: tuple[str, ...]
 
 
-def _add_apibank(sub: Any) -> None:
-    p = sub.add_parser(
+_BENCHMARKS = (
+    _Benchmark(
         "apibank",
+        ApiBankConfig,
+        run_apibank,
         help="API-Bank (597 single-step samples, ToolRL protocol): strict and lenient accuracy",
         description="Evaluate a model on API-Bank as ToolRL/ResT do: greedy decoding of the [system, user] "
         "prompt, the last <tool_call> block parsed one JSON per line, a sample correct when any call has the "
         "gold name and parameters (strict: Python equality; lenient: after value normalisation). Writes "
         "predictions.jsonl, scores.json and report.md into a fresh run directory and prints the table.",
-    )
-    p.add_argument("--model", required=True, help="model directory or hub id (hf, vllm); served model name (openai)")
-    p.add_argument(
-        "--data-dir",
-        help="directory with level-{1,2,3}-api_processed.json (default: download from ToolRL's repository "
-        "into ~/.cache/rest_rl and verify SHA-256)",
-    )
-    p.add_argument("--levels", type=_levels, default=(1, 2, 3), help="comma-separated levels (default: 1,2,3)")
-    add_run_options(p, unit="samples", group="level", max_new_tokens=1024)
-    p.set_defaults(func=_cmd_apibank)
-
-
-def _cmd_bfcl(args: argparse.Namespace) -> int:
-    from rest_rl.eval.bfcl.data import resolve_categories
-    from rest_rl.eval.bfcl.official import BfclUnavailable
-    from rest_rl.eval.bfcl.run import BfclConfig, run_bfcl
-    from rest_rl.eval.engines import EngineError
-    from rest_rl.eval.runs import RunError
-
-    if not check_run_options(args):
-        return 2
-    try:
-        categories = resolve_categories(args.categories)
-    except ValueError as exc:
-        print(_PROG_ERROR + str(exc), file=sys.stderr)
-        return 2
-    config = BfclConfig(**run_options(args), categories=categories, style=args.style)
-    return run_and_print(
-        lambda: run_bfcl(config, progress=not args.no_progress), (BfclUnavailable, EngineError, RunError, ValueError)
-    )
-
-
-def _add_bfcl(eval_subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``bfcl`` to the ``eval`` command's sub-parsers; returns the new parser."""
-    p = eval_subparsers.add_parser(
+        examples=(
+            "rest-rl eval apibank --model Qwen/Qwen3-1.7B --data-dir ../shared/data/api_bank",
+            "rest-rl eval apibank --model my-served-model --engine openai --base-url http://localhost:8000/v1",
+            "rest-rl eval apibank --config eval.yaml --set limit=20 --levels 1,3",
+            "rest-rl eval apibank --model ckpt/ --resume runs/eval/apibank-ckpt-20250101-120000",
+        ),
+    ),
+    _Benchmark(
         "bfcl",
+        BfclConfig,
+        run_bfcl,
         help="BFCL v3 (4,441 entries: non-live, live, multi-turn) scored by bfcl-eval's checkers",
         description="Evaluate a model on the Berkeley Function-Calling Leaderboard v3: greedy generation in "
         "one prompt style (toolrl: our training format; fc: the model's chat template with tools, how the "
         "public leaderboard runs function-calling models), results written in bfcl-eval's layout inside a "
         "fresh run directory (also BFCL_PROJECT_ROOT), scored with bfcl-eval 2025.7.17's AST and multi-turn "
         "checkers (multi-turn calls run on fresh simulators, parsed with ast, never eval). Writes "
-        "scores.json and report.md and prints the table. Needs: pip install -c constraints/cpu.txt -r "
-        "requirements/bfcl.txt && pip install --no-deps bfcl-eval==2025.7.17",
+        "scores.json and report.md and prints the table. Needs: " + INSTALL_COMMAND,
+        examples=(
+            "rest-rl eval bfcl --model Qwen/Qwen3-1.7B --style fc --categories simple multi_turn_base --limit 5",
+            "rest-rl eval bfcl --model ckpt/ --categories non_live --set max_new_tokens=1024",
+            "rest-rl eval bfcl --config eval.yaml --resume runs/eval/bfcl-ckpt-toolrl-20250101-120000",
+        ),
+    ),
+)
+
+_EVAL_HELP = "evaluate a model: API-Bank, BFCL v3"
+_EVAL_DESCRIPTION = (
+    "Evaluate a model on tool-use benchmarks. Each run writes a fresh directory; --resume completes one "
+    "without ever regenerating a finished sample."
+)
+
+
+def _add_benchmark(sub: Any, benchmark: _Benchmark) -> argparse.ArgumentParser:
+    """Add one benchmark's sub-command: ``--config``, ``--set``, ``--no-progress`` and a flag per config field."""
+    cls = benchmark.config_class
+    width = max(40, min(100, shutil.get_terminal_size().columns - 2))
+    keys = ", ".join(f.name for f in dataclasses.fields(cls) if f.init)
+    epilog = (
+        textwrap.fill(
+            f"Configuration keys (--config YAML mapping, --set KEY=VALUE): {keys}; each is also the option of "
+            "the same name with dashes. Precedence: --config, then the options, then --set.",
+            width,
+            break_on_hyphens=False,
+        )
+        + "\n\nexamples:\n"
+        + "\n".join(f"  {line}" for line in benchmark.examples)
     )
-    p.add_argument("--model", required=True, help="model directory or hub id (hf, vllm); served model name (openai)")
+    p = sub.add_parser(
+        benchmark.name,
+        help=benchmark.help,
+        description=textwrap.fill(benchmark.description, width, break_on_hyphens=False),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", metavar="YAML", help="run configuration file: a mapping of the keys listed below")
     p.add_argument(
-        "--categories",
-        nargs="+",
-        default=["all"],
-        metavar="CAT",
-        help="categories or groups: all (default), non_live, live, multi_turn, single_turn, or any of simple, "
-        "java, javascript, multiple, parallel, parallel_multiple, irrelevance, live_simple, live_multiple, "
-        "live_parallel, live_parallel_multiple, live_irrelevance, live_relevance, multi_turn_base, "
-        "multi_turn_miss_func, multi_turn_miss_param, multi_turn_long_context",
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a configuration key, e.g. --set max_new_tokens=512 (repeatable; YAML values)",
     )
-    p.add_argument(
-        "--style",
-        choices=["toolrl", "fc"],
-        default="toolrl",
-        help="prompt style: toolrl (ToolRL system prompt, <tool_call> JSON lines; default) or fc (native chat "
-        "template with tools=, Hermes <tool_call> blocks: comparable with the public leaderboard's FC entries)",
-    )
-    add_run_options(p, unit="entries", group="category", max_new_tokens=2048, resume_also=", style")
-    p.set_defaults(func=_cmd_bfcl)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_flags(p, cls)
+    p.set_defaults(func=_cmd_eval, eval_config_class=cls, eval_runner=benchmark.runner)
     return p
 
 
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``eval`` command (with ``apibank`` and ``bfcl``) to an argparse sub-parsers object."""
-    parser = subparsers.add_parser(
-        "eval",
-        help="evaluate a model: API-Bank, BFCL v3",
-        description="Evaluate a model on tool-use benchmarks. Each run writes a fresh directory; --resume "
-        "completes one without ever regenerating a finished sample.",
-    )
+    """Add the ``eval`` command (one sub-command per benchmark: ``apibank``, ``bfcl``) to an argparse
+    sub-parsers object; returns its parser."""
+    parser = subparsers.add_parser("eval", help=_EVAL_HELP, description=_EVAL_DESCRIPTION)
     sub = parser.add_subparsers(dest="eval_command", metavar="BENCHMARK")
     sub.required = True
-    _add_apibank(sub)
-    _add_bfcl(sub)
+    for benchmark in _BENCHMARKS:
+        _add_benchmark(sub, benchmark)
     return parser

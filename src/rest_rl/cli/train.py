@@ -104,21 +104,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _knobs(section: str, cls: type, rest: list[str], rest_title: str, extra: list[str]) -> str:
+    """The configuration keys of a training command: model and data sections, then the trainer's own
+    ResT knobs (``rest``), then every other field of its TRL / Transformers config."""
+    sections = "model / data / " + section + (" (+ ablations, launch)" if section == "train" else "")
+    return "\n\n".join(
+        [
+            f"Configuration keys: YAML sections {sections}, or --set SECTION.KEY=VALUE.",
+            format_fields(ModelSection, "model.", title="[model]"),
+            format_fields(DataSection, "data.", title="[data]"),
+            format_subset(cls, f"{section}.", rest, rest_title),
+            format_subset(cls, f"{section}.", None, f"[{section}] TRL {cls.__mro__[1].__name__} / Transformers TrainingArguments", exclude=rest),
+            *extra,
+        ]
+    )
+
+
 def _knobs_sft() -> str:
     from rest_rl.integrations.trl.sft import ResTSFTConfig
 
     rest = [k for k in ResTSFTConfig.__dataclass_fields__ if k.startswith("rest_")]
-    return "\n\n".join(
-        [
-            "Configuration keys: YAML sections model / data / sft, or --set SECTION.KEY=VALUE.",
-            format_fields(ModelSection, "model.", title="[model]"),
-            format_fields(DataSection, "data.", title="[data]"),
-            format_subset(ResTSFTConfig, "sft.", rest, "[sft] supervised baselines (rest_*)"),
-            format_subset(
-                ResTSFTConfig, "sft.", None, "[sft] TRL SFTConfig / Transformers TrainingArguments", exclude=rest
-            ),
-        ]
-    )
+    return _knobs("sft", ResTSFTConfig, rest, "[sft] supervised baselines (rest_*)", [])
 
 
 def _knobs_train() -> str:
@@ -128,22 +134,8 @@ def _knobs_train() -> str:
         return f"(the ResT GRPO trainer is not available: {one_line(exc)})"
     rest = [k for k in ResTGRPOConfig.__dataclass_fields__ if k.startswith(("rest_", "reward_")) or k == "loss_type"]
     ablations = "\n".join(f"  {name}: {text}" for name, text in ABLATIONS.items())
-    return "\n\n".join(
-        [
-            "Configuration keys: YAML sections model / data / train (+ ablations, launch), or --set SECTION.KEY=VALUE.",
-            format_fields(ModelSection, "model.", title="[model]"),
-            format_fields(DataSection, "data.", title="[data]"),
-            format_subset(ResTGRPOConfig, "train.", rest, "[train] ResT: token weights (rest_*), reward (reward_*), loss"),
-            format_subset(
-                ResTGRPOConfig,
-                "train.",
-                None,
-                "[train] TRL GRPOConfig / Transformers TrainingArguments",
-                exclude=rest,
-            ),
-            "[ablations] presets applied after the train section (--ablation NAME, repeatable):\n" + ablations,
-        ]
-    )
+    presets = "[ablations] presets applied after the train section (--ablation NAME, repeatable):\n" + ablations
+    return _knobs("train", ResTGRPOConfig, rest, "[train] ResT: token weights (rest_*), reward (reward_*), loss", [presets])
 
 
 def _add_run_options(p: argparse.ArgumentParser, section: str) -> None:

@@ -1,4 +1,4 @@
-"""Evaluation: generation engines, API-Bank (ToolRL protocol), BFCL v3, run directories and reports.
+"""Evaluation: generation engines, API-Bank (ToolRL protocol), BFCL v3, run settings and directories, reports.
 
 Importing this package is cheap: torch, transformers and vLLM are imported only when an engine is built.
 
@@ -27,7 +27,7 @@ from rest_rl.eval.engines import (
     VLLMEngine,
     make_engine,
 )
-from rest_rl.eval.runs import RunError
+from rest_rl.eval.runs import EvalRunConfig, RunError, build_engine
 
 __all__ = [
     "ApiBankConfig",
@@ -35,12 +35,14 @@ __all__ = [
     "ApiBankSample",
     "ApiBankScores",
     "EngineError",
+    "EvalRunConfig",
     "GenerationEngine",
     "GenerationRequest",
     "HFEngine",
     "OpenAIEngine",
     "RunError",
     "VLLMEngine",
+    "build_engine",
     "load_apibank",
     "make_engine",
     "parse_apibank_output",

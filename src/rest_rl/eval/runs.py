@@ -14,6 +14,11 @@ Resuming (``--resume DIR``) only generates the samples whose id is not yet in th
 a sample already there is never generated again, whatever its verdict. A truncated last line (a
 crash in the middle of a write) is ignored and regenerated; any other malformed line is an error
 naming the file and line.
+
+Every benchmark's run settings derive from :class:`EvalRunConfig` (model, engine, decoding, output,
+resume), checked when built; :func:`build_engine` turns one into a generation engine, and
+:func:`open_run` (or its two halves :func:`open_run_dir` and :func:`start_or_resume`) opens the run
+directory and its ``config.json`` record, fresh or resumed.
 """
 
 from __future__ import annotations
@@ -21,28 +26,46 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rest_rl.errors import UserError
+from rest_rl.eval.engines import GenerationEngine, GenerationRequest, make_engine
 
 __all__ = [
     "CONFIG_FILE",
+    "ENGINES",
     "PREDICTIONS_FILE",
+    "EvalRunConfig",
     "RunError",
     "append_jsonl",
+    "build_engine",
     "check_identity",
+    "chunked",
+    "generate_checked",
+    "log_invocation",
     "new_run_dir",
+    "open_run",
+    "open_run_dir",
+    "option",
     "read_json",
     "read_predictions",
     "slugify",
+    "start_or_resume",
     "write_json",
 ]
 
+_T = TypeVar("_T")
+
 CONFIG_FILE = "config.json"
 PREDICTIONS_FILE = "predictions.jsonl"
+
+#: The generation engines a run can use (see :func:`rest_rl.eval.engines.make_engine`).
+ENGINES: tuple[str, ...] = ("hf", "vllm", "openai")
 
 
 class RunError(UserError, RuntimeError):
@@ -159,3 +182,158 @@ def check_identity(saved: Mapping[str, Any], current: Mapping[str, Any], where: 
     ]
     if diffs:
         raise RunError(f"cannot resume {where}: the configuration differs ({'; '.join(diffs)}); start a new run instead")
+
+
+# ------------------------------------------------------------------------------------------------
+# Run settings shared by every benchmark, and the engine they build
+# ------------------------------------------------------------------------------------------------
+
+
+def option(default: Any, help: str, metavar: str | None = None) -> Any:
+    """A run-config field: its default, and in its metadata the help text (``--help`` and the config
+    listings show it) and, optionally, the metavar of its generated ``--flag``."""
+    metadata = {"help": help} if metavar is None else {"help": help, "metavar": metavar}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class EvalRunConfig:
+    """Settings every evaluation run shares: the model and engine, decoding, output and resume.
+
+    Each benchmark's config subclasses it, adding its own fields (and may redeclare one to change its
+    default). The fields are the keys of ``rest-rl eval <benchmark> --config`` files and ``--set``
+    overrides, and each is also a ``--flag`` (dashes for underscores). Bad values raise ``ValueError``
+    when the config is built (the config engine reports them as one-line errors).
+    """
+
+    model: str = field(
+        metadata={"help": "Model directory or hub id (hf, vllm engines), or the served model name (openai).", "metavar": "DIR_OR_ID"}
+    )
+    engine: str = option("hf", "Generation engine: hf, vllm or openai.")
+    base_url: str | None = option(None, "OpenAI-compatible server URL, e.g. http://localhost:8000/v1 (openai engine).", "URL")
+    limit: int | None = option(None, "Evaluate only the first N items of each level / category (the report says it is a subset).", "N")
+    batch_size: int = option(8, "Prompts per batch (hf) / requests in flight (openai).", "N")
+    max_new_tokens: int = option(1024, "Most tokens generated per sample.", "N")
+    device: str = option("auto", "hf engine device: auto, cpu, cuda, cuda:1, ...")
+    dtype: str = option("auto", "Model dtype: auto, float32, bfloat16 or float16.")
+    out_dir: str = option("runs/eval", "Parent of the fresh run directory.", "DIR")
+    resume: str | None = option(
+        None,
+        "Complete an earlier run directory: generate only what it is missing (refused if the model, decoding or "
+        "protocol settings differ).",
+        "DIR",
+    )
+    chunk_size: int = option(64, "Items generated between two saves.", "N")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ValueError("model must be a model directory, hub id or served model name, got an empty value")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
+        if self.engine == "openai" and not self.base_url:
+            raise ValueError("engine openai needs base_url (--base-url), e.g. http://localhost:8000/v1")
+        for name in ("limit", "batch_size", "max_new_tokens", "chunk_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+
+    def benchmark_identity(self) -> dict[str, Any]:
+        """The benchmark's own identity entries (name, protocol version, ...); subclasses provide them."""
+        return {}
+
+    def identity(self, data_sha256: Mapping[str, str]) -> dict[str, Any]:
+        """What a resumed run must share with the original: the benchmark's entries, the model (a local
+        directory by its absolute path), engine, server (openai), dtype, decoding and data checksums."""
+        model = self.model
+        if self.engine != "openai" and Path(model).exists():
+            model = str(Path(model).resolve())
+        return {
+            **self.benchmark_identity(),
+            "model": model,
+            "engine": self.engine,
+            "base_url": self.base_url if self.engine == "openai" else None,
+            "dtype": self.dtype,
+            "max_new_tokens": self.max_new_tokens,
+            "data_sha256": dict(sorted(data_sha256.items())),
+        }
+
+
+def build_engine(config: EvalRunConfig) -> GenerationEngine:
+    """The generation engine ``config`` asks for (loads the model; raises
+    :class:`~rest_rl.eval.engines.EngineError` when it cannot)."""
+    if config.engine == "hf":
+        return make_engine("hf", config.model, batch_size=config.batch_size, device=config.device, dtype=config.dtype)
+    if config.engine == "vllm":
+        return make_engine("vllm", config.model, dtype=config.dtype)
+    if config.engine == "openai":
+        return make_engine("openai", config.model, base_url=config.base_url, concurrency=config.batch_size)
+    return make_engine(config.engine, config.model)
+
+
+def chunked(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
+    """``items`` in consecutive slices of ``size`` (the last may be shorter): what is generated between two saves."""
+    for start in range(0, len(items), max(1, size)):
+        yield items[start : start + max(1, size)]
+
+
+def generate_checked(engine: GenerationEngine, requests: Sequence[GenerationRequest], max_new_tokens: int) -> list[str]:
+    """``engine``'s greedy completions of ``requests`` (no progress bar of its own), one per request or
+    :class:`RunError`; a completion that is not a string reads as ``""``."""
+    outputs = engine.generate(requests, max_new_tokens=max_new_tokens, progress=False)
+    if len(outputs) != len(requests):
+        raise RunError(f"engine returned {len(outputs)} completions for {len(requests)} prompts")
+    return [output if isinstance(output, str) else "" for output in outputs]
+
+
+# ------------------------------------------------------------------------------------------------
+# Opening a run: a fresh directory, or the one to resume
+# ------------------------------------------------------------------------------------------------
+
+
+def open_run_dir(config: EvalRunConfig, prefix: str) -> Path:
+    """The run directory: ``config.resume`` (which must exist), else a fresh ``<out_dir>/<prefix>-<time>``."""
+    if config.resume:
+        run_dir = Path(config.resume)
+        if not run_dir.is_dir():
+            raise RunError(f"{run_dir}: no such run directory")
+        return run_dir
+    return new_run_dir(config.out_dir, prefix)
+
+
+def start_or_resume(run_dir: Path, identity: Mapping[str, Any], *, resume: bool, **fresh: Any) -> dict[str, Any]:
+    """The run's ``config.json`` record: when resuming, the saved one (its ``identity`` must equal
+    ``identity``, see :func:`check_identity`); else a new ``{"identity", **fresh, "invocations": []}``."""
+    if not resume:
+        return {"identity": dict(identity), **fresh, "invocations": []}
+    saved = read_json(run_dir / CONFIG_FILE)
+    if not isinstance(saved, dict) or not isinstance(saved.get("identity"), dict):
+        raise RunError(f"{run_dir / CONFIG_FILE}: not an evaluation run config (no 'identity')")
+    check_identity(saved["identity"], identity, str(run_dir))
+    return saved
+
+
+def open_run(config: EvalRunConfig, prefix: str, identity: Mapping[str, Any], **fresh: Any) -> tuple[Path, dict[str, Any]]:
+    """:func:`open_run_dir` then :func:`start_or_resume`: the run directory and its ``config.json`` record.
+
+    A resume target is checked (exists, same identity) before anything is written; a fresh run gets
+    a new directory. For benchmarks that need the directory before they know their identity, call
+    the two halves separately.
+    """
+    run_dir = open_run_dir(config, prefix)
+    return run_dir, start_or_resume(run_dir, identity, resume=bool(config.resume), **fresh)
+
+
+def log_invocation(run_dir: Path, record: dict[str, Any], config: EvalRunConfig, **details: Any) -> None:
+    """Append this command to ``record["invocations"]`` (time, ``details``, limit, batch size, device,
+    argv) and write ``record`` as the run's ``config.json``."""
+    record.setdefault("invocations", []).append(
+        {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **details,
+            "limit": config.limit,
+            "batch_size": config.batch_size,
+            "device": config.device,
+            "argv": list(sys.argv),
+        }
+    )
+    write_json(run_dir / CONFIG_FILE, record)

@@ -8,7 +8,9 @@ Modules: :mod:`~.official` (loading bfcl-eval, ``BFCL_PROJECT_ROOT``, the instal
 :mod:`~.data` (entries and ground truth from the wheel), :mod:`~.prompts` (the ``toolrl`` and ``fc``
 prompt styles and the output decoder), :mod:`~.multiturn` (fresh simulators, ast-parsed calls, no
 ``eval``), :mod:`~.score` (bfcl-eval's checkers, v3 aggregation, result/score files),
-:mod:`~.oracle` (ground-truth answers for checks), :mod:`~.run` (a whole run) and :mod:`~.cli`.
+:mod:`~.oracle` (ground-truth answers for checks) and :mod:`~.run` (the run's settings, a
+:class:`~rest_rl.eval.runs.EvalRunConfig`, and a whole run); the command is ``rest-rl eval bfcl``
+(:mod:`rest_rl.cli.eval`).
 
 Importing this package does not import bfcl-eval (it is optional: ``requirements/bfcl.txt``); the
 names below are loaded on first use.
@@ -45,7 +47,6 @@ _EXPORTS = {
     "BfclConfig": "run",
     "BfclRun": "run",
     "run_bfcl": "run",
-    "add_bfcl_parser": "cli",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +40,16 @@ from rest_rl.eval.bfcl.score import (
 )
 from rest_rl.eval.engines import GenerationEngine
 from rest_rl.eval.runs import (
-    CONFIG_FILE,
-    RunError,
+    EvalRunConfig,
     append_jsonl,
-    check_identity,
-    new_run_dir,
-    read_json,
+    build_engine,
+    chunked,
+    generate_checked,
+    log_invocation,
+    open_run_dir,
+    option,
     slugify,
+    start_or_resume,
     write_json,
 )
 
@@ -58,40 +60,31 @@ PROTOCOL_VERSION = "bfcl-v3/rest-rl-1"
 
 
 @dataclass
-class BfclConfig:
-    """Settings of a BFCL v3 evaluation run (the CLI's ``eval bfcl`` options)."""
+class BfclConfig(EvalRunConfig):
+    """Settings of a BFCL v3 evaluation run (``rest-rl eval bfcl``): the shared run settings of
+    :class:`~rest_rl.eval.runs.EvalRunConfig` plus the categories and the prompt style."""
 
-    model: str = field(metadata={"help": "Model directory or hub id (hf/vllm), or the served model name (openai)."})
-    categories: Sequence[str] = field(default=("all",), metadata={"help": "Categories or groups (all, non_live, live, multi_turn, single_turn)."})
-    style: str = field(default="toolrl", metadata={"help": "Prompt style: toolrl (our training format) or fc (native chat template + tools)."})
-    engine: str = field(default="hf", metadata={"help": "Generation engine: hf, vllm or openai."})
-    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL (openai engine)."})
-    limit: int | None = field(default=None, metadata={"help": "Evaluate only the first N entries of each category."})
-    batch_size: int = field(default=8, metadata={"help": "Prompts per batch (hf) / requests in flight (openai)."})
-    max_new_tokens: int = field(default=2048, metadata={"help": "Most tokens generated per step."})
-    device: str = field(default="auto", metadata={"help": "hf engine device (auto, cpu, cuda, ...)."})
-    dtype: str = field(default="auto", metadata={"help": "Model dtype (auto, float32, bfloat16, float16)."})
-    out_dir: str = field(default="runs/eval", metadata={"help": "Parent of the fresh run directory."})
-    resume: str | None = field(default=None, metadata={"help": "Existing run directory to complete."})
-    chunk_size: int = field(default=64, metadata={"help": "Single-turn entries (or conversations) between two saves."})
+    max_new_tokens: int = option(2048, "Most tokens generated per step.", "N")
+    categories: Sequence[str] = option(
+        ("all",),
+        "Categories or groups: all, non_live, live, multi_turn, single_turn, or any of " + ", ".join(ALL_CATEGORIES) + ".",
+        "CAT",
+    )
+    style: str = option(
+        "toolrl",
+        "Prompt style: toolrl (ToolRL system prompt, <tool_call> JSON lines) or fc (native chat template with "
+        "tools=, Hermes <tool_call> blocks: comparable with the public leaderboard's FC entries).",
+    )
 
-    def identity(self, data_sha256: Mapping[str, str]) -> dict[str, Any]:
-        """What a resumed run must share with the original."""
-        model = self.model
-        if self.engine != "openai" and Path(model).exists():
-            model = str(Path(model).resolve())
-        return {
-            "benchmark": "bfcl-v3",
-            "protocol": PROTOCOL_VERSION,
-            "bfcl_eval": BFCL_VERSION,
-            "model": model,
-            "style": self.style,
-            "engine": self.engine,
-            "base_url": self.base_url if self.engine == "openai" else None,
-            "dtype": self.dtype,
-            "max_new_tokens": self.max_new_tokens,
-            "data_sha256": dict(data_sha256),
-        }
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.style not in STYLES:
+            raise ValueError(f"unknown prompt style {self.style!r}; choose one of: {', '.join(STYLES)}")
+        resolve_categories(self.categories)  # raises ValueError naming an unknown category
+
+    def benchmark_identity(self) -> dict[str, Any]:
+        """The benchmark, the protocol version, the bfcl-eval release and the prompt style."""
+        return {"benchmark": "bfcl-v3", "protocol": PROTOCOL_VERSION, "bfcl_eval": BFCL_VERSION, "style": self.style}
 
 
 @dataclass
@@ -106,70 +99,47 @@ class BfclRun:
     table: str
 
 
-def _build_engine(config: BfclConfig) -> GenerationEngine:
-    from rest_rl.eval.engines import make_engine
-
-    if config.engine == "hf":
-        return make_engine("hf", config.model, batch_size=config.batch_size, device=config.device, dtype=config.dtype)
-    if config.engine == "vllm":
-        return make_engine("vllm", config.model, dtype=config.dtype)
-    if config.engine == "openai":
-        return make_engine("openai", config.model, base_url=config.base_url, concurrency=config.batch_size)
-    return make_engine(config.engine, config.model)
-
-
 def _single_turn_record(entry: BfclEntry, style: str, output: str) -> dict[str, Any]:
     return {"id": entry.id, "result": output, "style": style}
 
 
-def _generate_single_turn(
-    entries: Sequence[BfclEntry],
-    engine: GenerationEngine,
-    config: BfclConfig,
-    write: Callable[[BfclEntry, dict[str, Any]], None],
-    api: BfclApi,
-    bar: Any,
-) -> None:
-    step = max(1, config.chunk_size)
-    for start in range(0, len(entries), step):
-        chunk = entries[start : start + step]
-        requests = [
-            build_request(config.style, function_docs(e.functions, e.category, api), e.question[0]) for e in chunk
-        ]
-        outputs = engine.generate(requests, max_new_tokens=config.max_new_tokens, progress=False)
-        if len(outputs) != len(chunk):
-            raise RunError(f"engine returned {len(outputs)} completions for {len(chunk)} prompts")
-        for entry, output in zip(chunk, outputs):
-            write(entry, _single_turn_record(entry, config.style, output if isinstance(output, str) else ""))
-        bar.update(len(chunk))
+@dataclass
+class _Generation:
+    """Generates entries' results chunk by chunk, handing each finished entry's record to ``write``."""
 
+    engine: GenerationEngine
+    config: BfclConfig
+    api: BfclApi
+    write: Callable[[BfclEntry, dict[str, Any]], None]
+    bar: Any
 
-def _generate_multi_turn(
-    entries: Sequence[BfclEntry],
-    engine: GenerationEngine,
-    config: BfclConfig,
-    write: Callable[[BfclEntry, dict[str, Any]], None],
-    api: BfclApi,
-    bar: Any,
-) -> None:
-    step = max(1, config.chunk_size)
-    for start in range(0, len(entries), step):
-        conversations = [Conversation(e, config.style, api) for e in entries[start : start + step]]
-        for c in conversations:  # an entry without turns is finished at once
-            if c.done:
-                write(c.entry, c.record())
-                bar.update(1)
-        active = [c for c in conversations if not c.done]
-        while active:
-            outputs = engine.generate([c.request() for c in active], max_new_tokens=config.max_new_tokens, progress=False)
-            if len(outputs) != len(active):
-                raise RunError(f"engine returned {len(outputs)} completions for {len(active)} prompts")
-            for conversation, output in zip(active, outputs):
-                conversation.feed(output if isinstance(output, str) else "")
-                if conversation.done:
-                    write(conversation.entry, conversation.record())
-                    bar.update(1)
-            active = [c for c in active if not c.done]
+    def _finish(self, entry: BfclEntry, record: dict[str, Any]) -> None:
+        self.write(entry, record)
+        self.bar.update(1)
+
+    def single_turn(self, entries: Sequence[BfclEntry]) -> None:
+        """One prompt per entry (its first and only turn), ``chunk_size`` entries per ``generate`` call."""
+        style = self.config.style
+        for chunk in chunked(entries, self.config.chunk_size):
+            requests = [build_request(style, function_docs(e.functions, e.category, self.api), e.question[0]) for e in chunk]
+            for entry, output in zip(chunk, generate_checked(self.engine, requests, self.config.max_new_tokens)):
+                self._finish(entry, _single_turn_record(entry, style, output))
+
+    def multi_turn(self, entries: Sequence[BfclEntry]) -> None:
+        """``chunk_size`` conversations at a time in lock-step: each round, one ``generate`` call holds the
+        next step of every unfinished conversation."""
+        for chunk in chunked(entries, self.config.chunk_size):
+            active = [Conversation(e, self.config.style, self.api) for e in chunk]
+            while True:
+                for conversation in active:  # an entry without turns is finished at once
+                    if conversation.done:
+                        self._finish(conversation.entry, conversation.record())
+                active = [c for c in active if not c.done]
+                if not active:
+                    break
+                outputs = generate_checked(self.engine, [c.request() for c in active], self.config.max_new_tokens)
+                for conversation, output in zip(active, outputs):
+                    conversation.feed(output)
 
 
 def _report_markdown(scores: BfclScores, config: Mapping[str, Any], run_dir: Path, model_dir: str) -> str:
@@ -218,30 +188,21 @@ def run_bfcl(
     """Evaluate a model on BFCL v3 into a run directory (fresh, or ``config.resume``).
 
     ``engine`` overrides building one from ``config`` (it is built only when something is left to
-    generate). Raises :class:`~rest_rl.eval.bfcl.official.BfclUnavailable` without bfcl-eval,
-    :class:`~rest_rl.eval.runs.RunError` for run-directory problems, ``ValueError`` for bad settings
-    and :class:`~rest_rl.eval.engines.EngineError` for engine problems.
+    generate; for a fresh run, before its directory is made). Raises
+    :class:`~rest_rl.eval.bfcl.official.BfclUnavailable` without bfcl-eval,
+    :class:`~rest_rl.eval.runs.RunError` for run-directory problems and
+    :class:`~rest_rl.eval.engines.EngineError` for engine problems (bad settings are refused when the
+    :class:`BfclConfig` is built).
     """
     say = log or (lambda msg: print(msg, file=sys.stderr))
-    if config.style not in STYLES:
-        raise ValueError(f"unknown prompt style {config.style!r}; choose one of: {', '.join(STYLES)}")
-    if config.max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {config.max_new_tokens}")
-    if config.limit is not None and config.limit < 1:
-        raise ValueError(f"limit must be >= 1, got {config.limit}")
     categories = resolve_categories(config.categories)
     if not bfcl_available():
         load_bfcl()  # raises BfclUnavailable with the reason and the install command
-    if config.resume:
-        run_dir = Path(config.resume)
-        if not run_dir.is_dir():
-            raise RunError(f"{run_dir}: no such run directory")
-    else:
-        if engine is None:
-            engine = _build_engine(config)  # before the run directory exists: a bad model leaves nothing behind
-        run_dir = new_run_dir(config.out_dir, f"bfcl-{slugify(config.model)}-{config.style}")
+    if not config.resume and engine is None:
+        engine = build_engine(config)  # before the run directory exists: a bad model leaves nothing behind
+    run_dir = open_run_dir(config, f"bfcl-{slugify(config.model)}-{config.style}")
     try:
-        api = load_bfcl(run_dir)
+        api = load_bfcl(run_dir)  # the run directory is bfcl-eval's project root
     except BfclUnavailable:
         if not config.resume:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing was run: leave nothing behind
@@ -249,32 +210,19 @@ def run_bfcl(
     if api.project_root.resolve() != run_dir.resolve():
         say(f"note: bfcl-eval was imported earlier in this process; its own result/score folders are under {api.project_root}")
     identity = config.identity(data_checksums(ALL_CATEGORIES, api))
-    model_dir = slugify(config.model)
-    if config.resume:
-        saved = read_json(run_dir / CONFIG_FILE)
-        if not isinstance(saved, dict) or not isinstance(saved.get("identity"), dict):
-            raise RunError(f"{run_dir / CONFIG_FILE}: not an evaluation run config (no 'identity')")
-        check_identity(saved["identity"], identity, str(run_dir))
-        run_config = saved
-        model_dir = str(saved.get("model_dir") or model_dir)
-    else:
-        run_config = {"identity": identity, "model_dir": model_dir, "bfcl_project_root": str(api.project_root), "invocations": []}
+    run_config = start_or_resume(
+        run_dir,
+        identity,
+        resume=bool(config.resume),
+        model_dir=slugify(config.model),
+        bfcl_project_root=str(api.project_root),
+    )
+    model_dir = str(run_config.get("model_dir") or slugify(config.model))
 
     entries = load_entries(categories, limit=config.limit, api=api)
     existing = read_results(run_dir, model_dir, categories)
     missing = [e for e in entries if e.id not in existing]
-    run_config.setdefault("invocations", []).append(
-        {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "categories": list(categories),
-            "limit": config.limit,
-            "batch_size": config.batch_size,
-            "device": config.device,
-            "generated": len(missing),
-            "argv": list(sys.argv),
-        }
-    )
-    write_json(run_dir / CONFIG_FILE, run_config)
+    log_invocation(run_dir, run_config, config, categories=list(categories), generated=len(missing))
 
     def write(entry: BfclEntry, record: dict[str, Any]) -> None:
         path = result_file(run_dir, model_dir, entry.category)
@@ -283,14 +231,13 @@ def run_bfcl(
 
     if missing:
         say(f"BFCL: generating {len(missing)} of {len(entries)} entries ({config.style} style) into {run_dir}")
-        engine = engine or _build_engine(config)
+        engine = engine or build_engine(config)
         from tqdm.auto import tqdm
 
         with tqdm(total=len(missing), disable=not progress, desc="bfcl", unit="entry", dynamic_ncols=True) as bar:
-            single = [e for e in missing if not e.is_multi_turn]
-            multi = [e for e in missing if e.is_multi_turn]
-            _generate_single_turn(single, engine, config, write, api, bar)
-            _generate_multi_turn(multi, engine, config, write, api, bar)
+            generation = _Generation(engine, config, api, write, bar)
+            generation.single_turn([e for e in missing if not e.is_multi_turn])
+            generation.multi_turn([e for e in missing if e.is_multi_turn])
     else:
         say(f"BFCL: all {len(entries)} selected entries already in {run_dir}; scoring only")
 

@@ -46,6 +46,7 @@ from rest_rl.models.loading import ModelSection, check_model_path, load_tokenize
 
 __all__ = [
     "RUN_CONFIG_FILE",
+    "RunConfig",
     "SFTRunConfig",
     "TrainRunConfig",
     "build_trainer_args",
@@ -61,11 +62,20 @@ DATA_REPORT_FILE = "data_report.json"
 
 
 @dataclass
-class SFTRunConfig:
+class RunConfig:
+    """What every training command has: the model it starts from and the examples it reads."""
+
+    model: ModelSection = field(default_factory=ModelSection, metadata={"help": "The model to train (its start)."})
+    data: DataSection = field(
+        default_factory=DataSection,
+        metadata={"help": "The examples: labelled steps (sft), or RL prompts with gold answers for the reward (train)."},
+    )
+
+
+@dataclass
+class SFTRunConfig(RunConfig):
     """``rest-rl sft``: a model, its labelled examples and the trainer settings."""
 
-    model: ModelSection = field(default_factory=ModelSection, metadata={"help": "The model to fine-tune."})
-    data: DataSection = field(default_factory=DataSection, metadata={"help": "The labelled examples."})
     sft: dict[str, Any] = field(
         default_factory=dict,
         metadata={
@@ -76,11 +86,9 @@ class SFTRunConfig:
 
 
 @dataclass
-class TrainRunConfig:
+class TrainRunConfig(RunConfig):
     """``rest-rl train``: a model, the RL prompts and the ResT-GRPO trainer settings."""
 
-    model: ModelSection = field(default_factory=ModelSection, metadata={"help": "The policy to train."})
-    data: DataSection = field(default_factory=DataSection, metadata={"help": "The RL prompts (with gold answers for the reward)."})
     train: dict[str, Any] = field(
         default_factory=dict,
         metadata={
