@@ -183,3 +183,36 @@ def test_corpus_texts_cover_prompt_and_gold_without_heldout_values(world):
     assert texts[0].startswith("Tools:\n") and "<think>" in texts[0]
     joined = "\n".join(texts)
     assert not any(f" {c}" in joined for c in world.heldout_values()["city"])
+
+
+def test_think_filler_lengthens_reasoning_and_changes_nothing_else():
+    from rest_rl.data.synthetic import SyntheticConfig, make_splits
+
+    base = SyntheticConfig(n_train=60, n_validation=10, n_test=10, n_novel=5)
+    plain = make_splits(base)
+    long = make_splits(SyntheticConfig(**{**base.__dict__, "think_filler": 8}))
+    for split in plain:
+        assert [e.messages for e in plain[split]] == [e.messages for e in long[split]]
+        assert [e.tools for e in plain[split]] == [e.tools for e in long[split]]
+        assert [e.gold_calls for e in plain[split]] == [e.gold_calls for e in long[split]]
+    words_plain = sum(len((e.gold_think or "").split()) for e in plain["train"])
+    words_long = sum(len((e.gold_think or "").split()) for e in long["train"])
+    assert words_long > 4 * words_plain
+    assert all(e.gold_think.endswith(p.gold_think) for e, p in zip(long["train"], plain["train"]))
+    distinct = {e.gold_think.split(".")[0] for e in long["train"]}
+    assert len(distinct) > 30  # high entropy: first filler sentences rarely repeat
+
+
+def test_think_filler_low_entropy_and_validation():
+    import random
+
+    import pytest
+
+    from rest_rl.data.synthetic import SyntheticConfig, filler_sentences
+
+    low = {filler_sentences(random.Random(i), 1, "low") for i in range(50)}
+    assert len(low) <= 3
+    with pytest.raises(ValueError, match="think_filler must be >= 0"):
+        SyntheticConfig(think_filler=-1)
+    with pytest.raises(ValueError, match="think_filler_entropy"):
+        SyntheticConfig(think_filler_entropy="medium")

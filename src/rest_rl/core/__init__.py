@@ -36,6 +36,7 @@ from rest_rl.core.offsets import token_char_offsets
 from rest_rl.core.regions import NUM_REGIONS, STRADDLE_RULE, Region, label_batch, label_chars, label_tokens
 from rest_rl.core.registry import Registry
 from rest_rl.core.segments import label_segments, mask_runs
+from rest_rl.core.curriculum import CURRICULUM_DRIVERS, ClosedLoopProgress, structure_entropy
 from rest_rl.core.weights import (
     WEIGHT_SCHEMES,
     WeightConfig,
@@ -49,6 +50,9 @@ from rest_rl.core.weights import (
 )
 
 __all__ = [
+    "CURRICULUM_DRIVERS",
+    "ClosedLoopProgress",
+    "structure_entropy",
     "ADVANTAGE_ESTIMATORS",
     "AGGREGATIONS",
     "NUM_REGIONS",

@@ -111,6 +111,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from rest_rl.core.curriculum import CURRICULUM_DRIVERS, ClosedLoopProgress
 from rest_rl.core.regions import NUM_REGIONS, Region
 from rest_rl.core.registry import Registry
 
@@ -303,6 +304,25 @@ class WeightConfig:
             "(the paper's 'no curriculum' ablation)."
         },
     )
+    curriculum_driver: str = field(
+        default="steps",
+        metadata={
+            "help": "What drives the curriculum progress nu: 'steps' (global_step / max_steps, the paper) or "
+            "'structure_entropy' (closed loop: nu rises as the mean entropy of the FORMAT/TOOL_NAME/ARG regions "
+            "falls from its starting value; see rest_rl.core.curriculum)."
+        },
+    )
+    curriculum_ema: float = field(
+        default=0.9,
+        metadata={"help": "structure_entropy driver: EMA factor smoothing the per-batch structure entropy."},
+    )
+    curriculum_target_drop: float = field(
+        default=0.5,
+        metadata={
+            "help": "structure_entropy driver: relative entropy drop at which nu reaches 1 (0.5 = when the "
+            "structure entropy has halved)."
+        },
+    )
     think_weight_zero: bool = field(
         default=False,
         metadata={
@@ -390,6 +410,11 @@ class WeightConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.scheme, str) or self.scheme not in WEIGHT_SCHEMES:
             raise ValueError(f"unknown weight scheme {self.scheme!r}; expected one of {tuple(WEIGHT_SCHEMES)}")
+        if self.curriculum_driver not in CURRICULUM_DRIVERS:
+            raise ValueError(
+                f"unknown curriculum_driver {self.curriculum_driver!r}; expected one of {CURRICULUM_DRIVERS}"
+            )
+        ClosedLoopProgress(ema=self.curriculum_ema, target_drop=self.curriculum_target_drop)  # checks both
         if self.entropy_map not in ENTROPY_MAPS:
             raise ValueError(f"unknown entropy_map {self.entropy_map!r}; expected one of {ENTROPY_MAPS}")
         if self.base_normalizer not in BASE_NORMALIZERS:

@@ -43,6 +43,7 @@ __all__ = [
     "SyntheticConfig",
     "SyntheticWorld",
     "corpus_texts",
+    "filler_sentences",
     "make_splits",
     "validate_call",
 ]
@@ -327,6 +328,50 @@ _THINK_UNSERVED = (
     "No tool here can {cap}.",
     "Nothing listed can {cap}; I say so.",
 )
+# Free-form, reward-irrelevant reasoning ("filler") for the long-reasoning regime: sentences built from a
+# small grammar (about 10^5 distinct sentences), never mentioning the request's tools or values, so that a
+# policy's <think> text is long, varied (high-entropy) and carries no reward signal, like a real LLM's.
+_FILLER_OPEN = (
+    "Hmm,", "Okay,", "Well,", "So,", "Right,", "Wait,", "Now,", "First,", "Actually,", "Alright,", "Let me see,",
+    "Honestly,", "Then again,", "Still,", "Anyway,", "In short,",
+)  # fmt: skip
+_FILLER_SUBJECT = (
+    "the request", "this message", "the wording", "the question", "it", "the user", "this one", "the phrasing",
+    "the context", "the task", "the ask", "that part",
+)  # fmt: skip
+_FILLER_VERB = (
+    "seems to need", "probably wants", "might involve", "could point to", "should lead to", "looks like",
+    "reminds me of", "hints at", "asks for", "clearly means", "may call for", "suggests",
+)  # fmt: skip
+_FILLER_OBJECT = (
+    "a quick lookup", "one of the listed options", "a simple step", "some care", "the obvious choice",
+    "a direct answer", "a small detail", "the usual approach", "a second look", "nothing unusual",
+    "a careful reading", "the plain meaning",
+)  # fmt: skip
+_FILLER_TAIL = (
+    "here.", "for now.", "in this case.", "I think.", "as usual.", "again.", "after all.", "to be safe.",
+    "more or less.", "if anything.", "on balance.", "as far as I can tell.",
+)  # fmt: skip
+_FILLER_LOW = (
+    "Let me think about this.",
+    "I will check the request.",
+    "This should be simple.",
+)
+FILLER_ENTROPY = ("high", "low")
+
+
+def filler_sentences(rng: random.Random, n: int, entropy: str = "high") -> str:
+    """``n`` sentences of reward-irrelevant reasoning: drawn from a ~10^5-sentence grammar (``"high"``) or
+    from three fixed sentences (``"low"``)."""
+    if entropy == "low":
+        return " ".join(rng.choice(_FILLER_LOW) for _ in range(n))
+    return " ".join(
+        f"{rng.choice(_FILLER_OPEN)} {rng.choice(_FILLER_SUBJECT)} {rng.choice(_FILLER_VERB)} "
+        f"{rng.choice(_FILLER_OBJECT)} {rng.choice(_FILLER_TAIL)}"
+        for _ in range(n)
+    )
+
+
 _RESPONSE_UNSERVED = (
     "Sorry, none of my tools can {cap}.",
     "I can't {cap} with the tools I have.",
@@ -372,6 +417,18 @@ class SyntheticConfig:
         default=None, metadata={"help": "Restrict the world to these domains (None = all seven)."}
     )
     with_think: bool = field(default=True, metadata={"help": "Give gold answers a <think> text."})
+    think_filler: int = field(
+        default=0,
+        metadata={
+            "help": "Long-reasoning regime: add between think_filler // 2 and think_filler sentences of free-form, "
+            "reward-irrelevant reasoning before each <think> text (0 = today's short thoughts). Drawn from their "
+            "own random stream: every request, tool list and gold call is the same as with 0."
+        },
+    )
+    think_filler_entropy: str = field(
+        default="high",
+        metadata={"help": "Filler vocabulary: 'high' (a grammar of ~10^5 sentences) or 'low' (three fixed sentences)."},
+    )
     n_train: int = field(default=5000, metadata={"help": "Examples in the train split (make_splits)."})
     n_validation: int = field(default=200, metadata={"help": "Examples in the validation split (make_splits)."})
     n_test: int = field(default=200, metadata={"help": "Examples in the test split (make_splits)."})
@@ -391,6 +448,10 @@ class SyntheticConfig:
         for name in ("n_train", "n_validation", "n_test", "n_novel"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.think_filler < 0:
+            raise ValueError(f"think_filler must be >= 0, got {self.think_filler}")
+        if self.think_filler_entropy not in FILLER_ENTROPY:
+            raise ValueError(f"think_filler_entropy must be one of {FILLER_ENTROPY}, got {self.think_filler_entropy!r}")
         if self.tools_per_prompt < 1 or self.min_distractors < 0:
             raise ValueError("tools_per_prompt must be >= 1 and min_distractors >= 0")
         if self.domains is not None:
@@ -556,14 +617,24 @@ class SyntheticWorld:
         rng.shuffle(listed)
         return listed
 
-    def _think(self, rng: random.Random, phrasings: tuple[str, ...], **slots: str) -> str | None:
+    def _think(
+        self, rng: random.Random, phrasings: tuple[str, ...], filler: random.Random | None = None, **slots: str
+    ) -> str | None:
         if not self.config.with_think:
             return None
-        return rng.choice(phrasings).format(**slots)
+        text = rng.choice(phrasings).format(**slots)
+        if filler is not None:
+            cfg = self.config
+            n = filler.randint(cfg.think_filler // 2, cfg.think_filler)
+            if n:
+                text = filler_sentences(filler, n, cfg.think_filler_entropy) + " " + text
+        return text
 
     def example(self, rng: random.Random, split: str, index: int, tag: str) -> ToolExample:
         """One example drawn with ``rng`` (see :meth:`sample`)."""
         cfg = self.config
+        # The filler's own stream: the main draws (request, tools, gold) do not depend on think_filler.
+        filler = random.Random(f"filler:{tag}:{index}") if cfg.think_filler else None
         meta: dict[str, Any] = {"split": split, "difficulty": cfg.difficulty}
         example_id = f"synthetic-{tag}-{index}"
         if rng.random() < cfg.p_no_call:
@@ -574,7 +645,7 @@ class SyntheticWorld:
                 return ToolExample(
                     id=example_id, source="synthetic", tools=tools,
                     messages=[{"role": "user", "content": rng.choice(utterances)}],
-                    gold_response=reply, gold_think=self._think(rng, _THINK_CHAT), meta=meta,
+                    gold_response=reply, gold_think=self._think(rng, _THINK_CHAT, filler), meta=meta,
                 )  # fmt: skip
             spec = rng.choice(self._specs)
             text, _ = self._request(rng, spec, split)
@@ -584,7 +655,7 @@ class SyntheticWorld:
                 id=example_id, source="synthetic", tools=tools,
                 messages=[{"role": "user", "content": text}],
                 gold_response=rng.choice(_RESPONSE_UNSERVED).format(cap=spec.capability),
-                gold_think=self._think(rng, _THINK_UNSERVED, cap=spec.capability), meta=meta,
+                gold_think=self._think(rng, _THINK_UNSERVED, filler, cap=spec.capability), meta=meta,
             )  # fmt: skip
         if rng.random() < cfg.p_parallel:
             first, second = rng.choice(self._specs), rng.choice(self._specs)
@@ -605,7 +676,7 @@ class SyntheticWorld:
                 messages=[{"role": "user", "content": request}],
                 gold_calls=[ToolCall(first.name, args1), ToolCall(second.name, args2)],
                 gold_think=self._think(
-                    rng, _THINK_PARALLEL, cap1=first.capability, cap2=second.capability,
+                    rng, _THINK_PARALLEL, filler, cap1=first.capability, cap2=second.capability,
                     tool1=first.name, tool2=second.name, args1=_args_text(args1), args2=_args_text(args2),
                 ),
                 meta=meta,
@@ -617,7 +688,7 @@ class SyntheticWorld:
             id=example_id, source="synthetic", tools=self._pick_tools(rng, [spec], set()),
             messages=[{"role": "user", "content": text}],
             gold_calls=[ToolCall(spec.name, args)],
-            gold_think=self._think(rng, _THINK_CALL, cap=spec.capability, tool=spec.name, args=_args_text(args)),
+            gold_think=self._think(rng, _THINK_CALL, filler, cap=spec.capability, tool=spec.name, args=_args_text(args)),
             meta=meta,
         )  # fmt: skip
 
