@@ -2,7 +2,8 @@
 
 ``make_embedded_model(dir)`` trains a byte-level BPE tokenizer on the synthetic tool world's corpus
 (``<think> </think> <tool_call> </tool_call>`` as single added, non-special tokens, as in Qwen3), gives it
-a chat template that accepts tools and ends every turn with the EOS token ``<|im_end|>``, builds a small
+a chat template that accepts tools and ends every turn with the EOS token ``<|im_end|>`` and a response
+parser for it (so TRL's multi-turn tool loop accepts the tokenizer as it is), builds a small
 ``Qwen3ForCausalLM`` and writes an ordinary Hugging Face directory (tokenizer + config + weights) that
 every command accepts as ``--model``, exactly like a hub id such as ``Qwen/Qwen3-4B-Instruct-2507``.
 ``save_tiny_model(dir)`` is the older, corpus-agnostic variant (ChatML without tools, EOS
@@ -19,7 +20,7 @@ from typing import Any
 
 import torch
 
-from rest_rl.models.tokenizer import IM_END, TOOLS_CHAT_TEMPLATE, build_bpe_tokenizer
+from rest_rl.models.tokenizer import IM_END, TOOLS_CHAT_TEMPLATE, TOOLS_RESPONSE_TEMPLATE, build_bpe_tokenizer
 
 __all__ = [
     "EMBEDDED_INFO_FILE",
@@ -134,7 +135,10 @@ def make_embedded_model(
 
     The tokenizer's EOS is ``<|im_end|>`` (the end of a chat turn, as in Qwen3-Instruct) and its pad
     token ``<|endoftext|>``; the model's config and generation config carry the same ids, so
-    ``generate`` stops at the end of the assistant turn. The directory loads with
+    ``generate`` stops at the end of the assistant turn. Its chat template is
+    :data:`~rest_rl.models.tokenizer.TOOLS_CHAT_TEMPLATE` and its ``response_template``
+    :data:`~rest_rl.models.tokenizer.TOOLS_RESPONSE_TEMPLATE` (saved in ``tokenizer_config.json``):
+    what TRL's ``GRPOTrainer(tools=..., environment_factory=...)`` needs to run tool calls. The directory loads with
     ``AutoTokenizer.from_pretrained`` / ``AutoModelForCausalLM.from_pretrained``; a
     ``rest_rl_embedded.json`` records the world and model settings it was built from.
     """
@@ -149,6 +153,7 @@ def make_embedded_model(
         vocab_size=vocab_size,
         chat_template=TOOLS_CHAT_TEMPLATE,
         eos_token=IM_END,
+        response_template=TOOLS_RESPONSE_TEMPLATE,
     )
     model = build_tiny_model(tokenizer, cfg)
     tokenizer.save_pretrained(out)

@@ -9,9 +9,11 @@ same vocabulary.
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
@@ -24,6 +26,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "TAG_TOKENS",
     "TOOLS_CHAT_TEMPLATE",
+    "TOOLS_RESPONSE_TEMPLATE",
     "build_bpe_tokenizer",
     "default_corpus",
 ]
@@ -66,8 +69,8 @@ TOOLS_CHAT_TEMPLATE = (
     "{%- if ns.start == 1 -%}{{- messages[0]['content'] + '\n\n' -}}{%- endif -%}"
     "{{- 'Tools you can call, one JSON schema per line:\n<tools>' -}}"
     "{%- for tool in tools -%}{{- '\n' + (tool | tojson) -}}{%- endfor -%}"
-    "{{- '\n</tools>\nTo call tools, write <tool_call> then one JSON object per line '"
-    " + '{\"name\": ..., \"arguments\": {...}}, then </tool_call>.<|im_end|>\n' -}}"
+    "{{- '\n</tools>\nFor each tool call, write <tool_call>, then {\"name\": ..., \"arguments\": {...}} '"
+    " + 'on its own line, then </tool_call>.<|im_end|>\n' -}}"
     "{%- elif ns.start == 1 -%}"
     "{{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' -}}"
     "{%- endif -%}"
@@ -75,36 +78,69 @@ TOOLS_CHAT_TEMPLATE = (
     "{%- if message['role'] == 'assistant' -%}"
     "{{- '<|im_start|>assistant\n' -}}"
     "{%- if message.get('content') -%}{{- message['content'] -}}{%- endif -%}"
-    "{%- if message.get('tool_calls') -%}"
-    "{%- if message.get('content') -%}{{- '\n' -}}{%- endif -%}"
-    "{{- '<tool_call>' -}}"
-    "{%- for call in message['tool_calls'] -%}"
+    "{%- for call in message.get('tool_calls') or [] -%}"
+    "{%- if not loop.first or message.get('content') -%}{{- '\n' -}}{%- endif -%}"
     "{%- set fn = call['function'] if call.get('function') else call -%}"
     "{%- set args = fn.get('arguments', {}) -%}"
-    "{{- '\n{\"name\": ' + (fn['name'] | tojson) + ', \"arguments\": ' -}}"
+    "{{- '<tool_call>\n{\"name\": ' + (fn['name'] | tojson) + ', \"arguments\": ' -}}"
     "{%- if args is string -%}{{- args -}}{%- else -%}{{- args | tojson -}}{%- endif -%}"
-    "{{- '}' -}}"
+    "{{- '}\n</tool_call>' -}}"
     "{%- endfor -%}"
-    "{{- '\n</tool_call>' -}}"
-    "{%- endif -%}"
     "{{- '<|im_end|>\n' -}}"
     "{%- elif message['role'] == 'tool' -%}"
-    "{{- '<|im_start|>user\n<tool_response>\n' + message['content'] + '\n</tool_response><|im_end|>\n' -}}"
+    "{%- if loop.first or loop.previtem['role'] != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}"
+    "{{- '\n<tool_response>\n' + message['content'] + '\n</tool_response>' -}}"
+    "{%- if loop.last or loop.nextitem['role'] != 'tool' -%}{{- '<|im_end|>\n' -}}{%- endif -%}"
     "{%- else -%}"
     "{{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' -}}"
     "{%- endif -%}"
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}{%- endif -%}"
 )
-"""A ChatML template that accepts ``tools`` (the layout of Qwen3's, written for this project).
+"""A ChatML template that accepts ``tools`` (the layout of Qwen3's / Hermes', written for this project).
 
 With ``tools`` it opens with a system turn that holds the system message (if any), the tool schemas
-one JSON object per line inside ``<tools> </tools>`` and a one-line instruction for calling them;
-assistant ``tool_calls`` are rendered as one ``<tool_call>`` block with one
-``{"name": ..., "arguments": ...}`` object per line, tool results as ``<tool_response>`` user turns.
-Every turn ends with ``<|im_end|>``, the end-of-sequence token of :func:`make_embedded_model
+one JSON object per line inside ``<tools> </tools>`` and a one-line instruction for calling them.
+Assistant ``tool_calls`` are rendered as Qwen3 writes them: one ``<tool_call>\\n{"name": ...,
+"arguments": ...}\\n</tool_call>`` block per call, after the content, a newline before the first
+block when there is content and between blocks. Consecutive tool results share one user turn, each
+in ``<tool_response>\\n...\\n</tool_response>`` (also Qwen3's layout). Every turn ends with
+``<|im_end|>``, the end-of-sequence token of :func:`make_embedded_model
 <rest_rl.models.tiny.make_embedded_model>`'s tokenizer, so generation stops at the end of a turn.
+Rendering is prefix-preserving (a conversation renders as the concatenation of its turns), which
+TRL's multi-turn tool loop requires. Messages without ``tool_calls`` / tool results render
+exactly as plain ChatML (:data:`DEFAULT_CHAT_TEMPLATE`).
+
+:data:`TOOLS_RESPONSE_TEMPLATE` parses what the model writes after ``<|im_start|>assistant\\n``
+back into such a message.
 """
+
+TOOLS_RESPONSE_TEMPLATE: dict[str, Any] = {
+    "defaults": {"role": "assistant"},
+    "start_anchor": IM_START + "assistant\n",
+    "fields": {
+        "tool_calls": {
+            # the name is captured from the opening, the arguments object is the JSON body; ToolRL's
+            # "parameters" key is read as "arguments"
+            "open_pattern": r'<tool_call>\s*\{\s*"name"\s*:\s*"(?P<name>[^"\\]+)"\s*,'
+            r'\s*"(?:arguments|parameters)"\s*:\s*',
+            "close_pattern": r"\}\s*</tool_call>\s*",
+            "repeats": True,
+            "content": "json",
+            "transform": {"type": "function", "function": {"name": "{name}", "arguments": "{content}"}},
+        },
+        "content": {"close_pattern": r"<\|im_end\|>\s*", "content": "text"},
+    },
+}
+"""Response parser of :data:`TOOLS_CHAT_TEMPLATE` (a Transformers ``response_template``, read by
+``tokenizer.parse_response`` and by TRL's tool loop): an assistant turn becomes ``{"role":
+"assistant", "content": text outside the blocks (stripped; ``<think>`` stays in it), "tool_calls":
+[{"type": "function", "function": {"name", "arguments"}}, ...]}``, one call per ``<tool_call>``
+block whose JSON object starts with ``"name"`` then ``"arguments"`` (or ToolRL's
+``"parameters"``). A block that does not fit -- several JSON lines in one block (ToolRL's layout),
+other key order, invalid JSON, a missing ``</tool_call>`` -- makes the parser raise; TRL then keeps
+the turn as plain text and runs no tool. Written for this project; TRL only recognises its own
+shipped templates, and this one it reads from ``tokenizer.response_template``."""
 
 _CORPUS_SEED = 20250926
 _CORPUS_SIZE = 400
@@ -213,6 +249,7 @@ def build_bpe_tokenizer(
     tags_as_tokens: bool = True,
     chat_template: str | None = None,
     eos_token: str = EOS_TOKEN,
+    response_template: dict[str, Any] | None = None,
 ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE tokenizer on ``texts`` and wrap it as a Transformers tokenizer.
 
@@ -226,6 +263,10 @@ def build_bpe_tokenizer(
         eos_token: the end-of-sequence token, one of :data:`SPECIAL_TOKENS`. The default
             ``<|endoftext|>`` is also the padding token; chat models end turns with ``<|im_end|>``
             (as Qwen3-Instruct does), which :func:`~rest_rl.models.tiny.make_embedded_model` uses.
+        response_template: a Transformers ``response_template`` (how ``parse_response`` turns an
+            assistant turn into a message), e.g. :data:`TOOLS_RESPONSE_TEMPLATE` with
+            :data:`TOOLS_CHAT_TEMPLATE`; saved with the tokenizer. TRL's tool loop needs one. ``None``
+            (default): none is set.
 
     Returns:
         A fast tokenizer with ``eos_token`` as eos, ``<|endoftext|>`` as pad token, the other special
@@ -261,4 +302,6 @@ def build_bpe_tokenizer(
         clean_up_tokenization_spaces=False,
     )
     tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE if chat_template is None else chat_template
+    if response_template is not None:
+        tokenizer.response_template = copy.deepcopy(response_template)
     return tokenizer

@@ -40,6 +40,7 @@ _POSTFIX_KEYS: tuple[tuple[str, str], ...] = (
     ("loss", "loss"),
     ("reward", "reward"),
     ("rewards/toolrl/exact_match", "exact"),
+    ("tools/call_frequency", "calls/ep"),
     ("mean_token_accuracy", "acc"),
     ("learning_rate", "lr"),
     ("time/step_s", "s/step"),

@@ -16,10 +16,19 @@ How TRL is hooked (three overrides, no copied TRL code, no extra forward pass)
 1. ``_generate_and_score_completions`` (once per *generation* batch): after TRL has generated
    and scored the rollouts -- with transformers, vLLM server or colocate, a ``rollout_func`` or the
    tool loop alike -- every completion's regions are labelled from its token ids by
-   :func:`~rest_rl.core.segments.label_segments` (the ids before the trailing padding form one
-   segment; :func:`~rest_rl.core.offsets.token_char_offsets` gives each id its exact character span
-   in the decoded text, :func:`~rest_rl.core.regions.label_tokens` labels the text; nothing is
-   re-tokenised) and stored as a ``[B, T]`` tensor under :data:`REGIONS_KEY` in the batch dict.
+   :func:`~rest_rl.core.segments.label_segments` (:func:`~rest_rl.core.offsets.token_char_offsets`
+   gives each id its exact character span in the decoded text,
+   :func:`~rest_rl.core.regions.label_tokens` labels the text; nothing is re-tokenised) and stored
+   as a ``[B, T]`` tensor under :data:`REGIONS_KEY` in the batch dict. A single-step completion is
+   one segment: its ids before the trailing padding. In TRL's multi-turn tool loop
+   (``tools=`` / ``environment_factory=``; or a ``rollout_func`` returning ``env_mask``) a
+   completion interleaves model turns with tool results, marked by TRL's ``tool_mask`` (0 on the
+   inserted tool-result suffix, next assistant header included); there every model-written run
+   (``completion_mask * tool_mask``) -- one assistant turn -- is labelled on its own, so tool output
+   holding ``<tool_call>``, ``</think>`` or JSON cannot shift the labels of a later turn. Tool-result
+   tokens get ``Region.OTHER`` and, like in TRL's loss, count nowhere in ResT: not in the region
+   entropies, the weight normalisation, the curriculum, the aggregation factors or the metrics
+   (every ResT statistic uses the same ``completion_mask * tool_mask`` as TRL's loss).
    TRL's ``shuffle_sequence_dict`` / ``split_tensor_dict`` permute and slice every ``[B, ...]``
    tensor of that dict together, so the regions follow their completions into each of the
    ``steps_per_generation`` micro-batches (and across ``num_iterations`` reuses).
@@ -81,7 +90,13 @@ name ``R`` of :class:`~rest_rl.core.regions.Region`: ``rest/share/R`` (share of 
 the last two only for regions present in the micro-batch -- plus ``rest/progress``,
 ``rest/fallback_frac`` (share of completions whose weights were all zero and fell back to uniform),
 ``rest/clip_frac_weighted`` (share of the weight mass on clipped tokens) and, with a dual clip,
-``rest/dual_clip_frac``.
+``rest/dual_clip_frac``. Under the tool loop also, per assistant turn ``k`` of an episode
+(``turn1`` .. ``turn4``, later turns pooled in ``turn5+``; :data:`TURN_METRIC_BUCKETS`):
+``rest/turn{k}/share/R``, ``rest/turn{k}/entropy/R`` and ``rest/turn{k}/weight/R`` (the same
+statistics over that turn's model tokens; only for turns present in the micro-batch), and
+``rest/turns_per_episode`` (mean number of model turns of the completions with a trained token). TRL
+itself logs ``tools/call_frequency`` (tool calls per episode) and ``tools/failure_frequency`` (failed
+calls per call); they are not repeated here.
 """
 
 from __future__ import annotations
@@ -110,6 +125,7 @@ __all__ = [
     "ABLATIONS",
     "REGIONS_KEY",
     "REST_AGGREGATIONS",
+    "TURN_METRIC_BUCKETS",
     "ResTAggregation",
     "ResTGRPOConfig",
     "ResTGRPOTrainer",
@@ -122,6 +138,10 @@ logger = logging.getLogger(__name__)
 
 REGIONS_KEY = "rest_regions"
 """Key of the ``[B, T]`` region-code tensor in TRL's batch dict (codes of :class:`Region`)."""
+
+TURN_METRIC_BUCKETS = 4
+"""Per-turn metrics under the tool loop: turns ``1 .. TURN_METRIC_BUCKETS`` on their own, later turns pooled
+(``rest/turn5+/...``), so the number of logged keys stays bounded."""
 
 # TRL loss types whose per-row denominator is known (needed by the weighted-token-mean rescaling).
 _KNOWN_LOSS_TYPES = ("grpo", "sapo", "bnpo", "dr_grpo", "dapo", "cispo", "vespo", "luspo")
@@ -284,6 +304,9 @@ class ResTGRPOConfig(GRPOConfig):
     rest_w_min: float = _wfield("w_min")
     rest_w_max: float = _wfield("w_max")
     rest_curriculum: bool = _wfield("curriculum")
+    rest_curriculum_driver: str = _wfield("curriculum_driver")
+    rest_curriculum_ema: float = _wfield("curriculum_ema")
+    rest_curriculum_target_drop: float = _wfield("curriculum_target_drop")
     rest_think_weight_zero: bool = _wfield("think_weight_zero")
     rest_merge_parameters: bool = _wfield("merge_parameters")
     rest_unnamed_region_weights: dict | str | None = field(
@@ -463,6 +486,28 @@ def apply_ablation(config: ResTGRPOConfig, name: str) -> ResTGRPOConfig:
     return config
 
 
+def _model_token_mask(batch: Mapping[str, Any]) -> torch.Tensor | None:
+    """TRL's loss mask ``completion_mask * tool_mask`` of a batch holding a ``tool_mask`` (multi-turn), else None."""
+    tool_mask = batch.get("tool_mask")
+    if tool_mask is None:
+        return None
+    return batch["completion_mask"] * tool_mask
+
+
+def _turn_index(mask: torch.Tensor) -> torch.Tensor:
+    """``[B, T]`` int64: 0-based index of the masked-in run (model turn) each token belongs to, -1 outside the mask."""
+    valid = mask.bool()
+    previous = torch.zeros_like(valid)
+    previous[:, 1:] = valid[:, :-1]
+    index = (valid & ~previous).to(torch.int64).cumsum(dim=-1) - 1
+    return torch.where(valid, index, torch.full_like(index, -1))
+
+
+def _turn_label(bucket: int) -> str:
+    """Metric name part of a turn bucket (0-based): ``turn1`` .. ``turn4``, then ``turn5+``."""
+    return f"turn{bucket + 1}" if bucket < TURN_METRIC_BUCKETS else f"turn{TURN_METRIC_BUCKETS + 1}+"
+
+
 def _before_trailing_pad(ids: torch.Tensor, pad_token_id: int | None) -> torch.Tensor:
     """Bool mask ``[B, T]``: true before each row's run of trailing ``pad_token_id`` ids (all true without a pad id)."""
     if pad_token_id is None:
@@ -530,19 +575,27 @@ class ResTGRPOTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         output = super()._generate_and_score_completions(inputs)
-        output[REGIONS_KEY] = self.label_regions(output["completion_ids"])
+        output[REGIONS_KEY] = self.label_regions(output["completion_ids"], _model_token_mask(output))
         return output
 
-    def label_regions(self, completion_ids: torch.Tensor) -> torch.Tensor:
+    def label_regions(self, completion_ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Region codes ``[B, T]`` (int64, same device) of right-padded completion ids.
 
-        Each row's ids before its trailing padding are one segment of
-        :func:`~rest_rl.core.segments.label_segments`: decoded once with the trainer's tokenizer
-        (``skip_special_tokens=True``, as TRL decodes completions for the reward), every id gets the
-        region of its exact character span. Trailing padding ids (and special tokens such as EOS)
-        are ``Region.OTHER``; they are masked out of the loss anyway.
+        Args:
+            completion_ids: ``[B, T]`` completion ids, right-padded with the tokenizer's pad id.
+            mask: ``[B, T]``, non-zero on the model-written tokens; each maximal run of it (one
+                assistant turn) is labelled on its own. In TRL's tool loop this is
+                ``completion_mask * tool_mask``. ``None`` (single-step): each row's ids before its
+                trailing padding form one segment.
+
+        Every segment is decoded once with the trainer's tokenizer (``skip_special_tokens=True``, as
+        TRL decodes completions for the reward) and every id gets the region of its exact character
+        span (:func:`~rest_rl.core.segments.label_segments`). Ids outside the segments (padding, tool
+        results) and special tokens such as EOS are ``Region.OTHER``; they are masked out of the
+        loss anyway.
         """
-        mask = _before_trailing_pad(completion_ids, self._tokenizer.pad_token_id)
+        if mask is None:
+            mask = _before_trailing_pad(completion_ids, self._tokenizer.pad_token_id)
         return label_segments(self._tokenizer, completion_ids, mask, fill=Region.OTHER)
 
     # ---- 2./3. weights from TRL's own entropies, applied through the advantages ---------------
@@ -574,15 +627,14 @@ class ResTGRPOTrainer(GRPOTrainer):
 
     def _rest_reweight(self, inputs: dict[str, Any], logps: torch.Tensor, entropies: torch.Tensor) -> None:
         """Build the token weights of this micro-batch and fold them into ``inputs["advantages"]``."""
-        mask = inputs["completion_mask"]
-        if "tool_mask" in inputs:
-            mask = mask * inputs["tool_mask"]
+        model_tokens = _model_token_mask(inputs)  # None without TRL's tool_mask (single-step)
+        mask = inputs["completion_mask"] if model_tokens is None else model_tokens  # = TRL's loss mask
         regions = inputs.get(REGIONS_KEY)
         if regions is None:
             if not self._rest_warned_unlabelled:
                 logger.warning("ResTGRPOTrainer: batch has no %r; labelling regions in the loss (slower)", REGIONS_KEY)
                 self._rest_warned_unlabelled = True
-            regions = self.label_regions(inputs["completion_ids"])
+            regions = self.label_regions(inputs["completion_ids"], model_tokens)
         regions = regions.to(mask.device)
 
         sums, counts = region_entropy_stats(regions, entropies.detach(), mask)
@@ -612,7 +664,7 @@ class ResTGRPOTrainer(GRPOTrainer):
             inputs["advantages"] = adv2d * scaled.to(adv2d.dtype)
         if self.args.rest_log_region_metrics:
             self._rest_log_metrics(
-                inputs, mask, regions, sums, counts, weights, out.fallback_rows, logps, adv2d, progress
+                inputs, mask, regions, sums, counts, weights, out.fallback_rows, logps, adv2d, progress, entropies
             )
 
     def _weighted_mean_scale(self, inputs: dict[str, Any], mask: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -655,8 +707,13 @@ class ResTGRPOTrainer(GRPOTrainer):
         logps: torch.Tensor,
         advantages: torch.Tensor,
         progress: float,
+        entropies: torch.Tensor | None = None,
     ) -> None:
-        """Append the per-step ResT metrics to TRL's ``self._metrics`` (one host sync)."""
+        """Append the per-step ResT metrics to TRL's ``self._metrics`` (one host sync).
+
+        With TRL's ``tool_mask`` in ``inputs`` (multi-turn) and ``entropies`` given, the per-turn
+        metrics too (module docstring).
+        """
         valid = mask.bool()
         codes = regions.long()
         codes = torch.where((codes >= 0) & (codes < NUM_REGIONS), codes, torch.zeros_like(codes))
@@ -687,13 +744,18 @@ class ResTGRPOTrainer(GRPOTrainer):
                 torch.tensor(float(mask.size(0)), dtype=torch.float64, device=w.device),
             ]
         )
-        packed = torch.cat([wsum, extra.to(w.device)])
+        parts = [wsum, extra.to(w.device)]
+        per_turn = "tool_mask" in inputs and entropies is not None
+        if per_turn:
+            parts.append(self._rest_turn_stats(valid, codes, w, entropies))
+        packed = torch.cat(parts)
         if self.accelerator.num_processes > 1:
             packed = self.accelerator.reduce(packed, reduction="sum")
         values = torch.cat([sums.to(packed), counts.to(packed), packed]).tolist()
         k = NUM_REGIONS
         h_sum, n, w_sum = values[:k], values[k : 2 * k], values[2 * k : 3 * k]
-        w_total, clip_w, dual_n, n_valid, fallback, n_rows = values[3 * k :]
+        w_total, clip_w, dual_n, n_valid, fallback, n_rows = values[3 * k : 3 * k + 6]
+        turn_values = values[3 * k + 6 :]
 
         metrics = self._metrics["train" if self.model.training else "eval"]
         total = sum(n)
@@ -708,3 +770,50 @@ class ResTGRPOTrainer(GRPOTrainer):
         metrics["rest/clip_frac_weighted"].append(clip_w / w_total if w_total > 0 else 0.0)
         if delta is not None:
             metrics["rest/dual_clip_frac"].append(dual_n / n_valid if n_valid > 0 else 0.0)
+        if per_turn:
+            self._rest_log_turn_metrics(metrics, turn_values)
+
+    @staticmethod
+    def _rest_turn_stats(
+        valid: torch.Tensor, codes: torch.Tensor, weights: torch.Tensor, entropies: torch.Tensor
+    ) -> torch.Tensor:
+        """Per (turn bucket, region) token counts, entropy sums and weight sums, then turns and rows (float64).
+
+        Layout: ``[counts | entropy sums | weight sums]`` of ``(TURN_METRIC_BUCKETS + 1) * NUM_REGIONS``
+        each (bucket-major), then the total number of model turns and of rows with at least one.
+        """
+        turns = _turn_index(valid)
+        buckets = TURN_METRIC_BUCKETS + 1
+        size = buckets * NUM_REGIONS
+        cell = (turns.clamp(min=0, max=TURN_METRIC_BUCKETS) * NUM_REGIONS + codes).reshape(-1)
+        on = valid.reshape(-1).to(torch.float64)
+        zero = torch.zeros((), dtype=torch.float64, device=valid.device)
+        ent = torch.where(valid, entropies.detach().to(torch.float64), zero)
+        stats = torch.zeros(3, size, dtype=torch.float64, device=valid.device)
+        stats[0].index_add_(0, cell, on)
+        stats[1].index_add_(0, cell, ent.reshape(-1))
+        stats[2].index_add_(0, cell, weights.to(torch.float64).reshape(-1))  # already 0 outside the mask
+        per_row = turns.max(dim=-1).values + 1  # 0 for a row without model tokens
+        rows = torch.stack([per_row.sum(), (per_row > 0).sum()]).to(torch.float64)
+        return torch.cat([stats.reshape(-1), rows])
+
+    @staticmethod
+    def _rest_log_turn_metrics(metrics: dict[str, list[float]], values: list[float]) -> None:
+        """Append the per-turn metrics from the (all-reduced) values of :meth:`_rest_turn_stats`."""
+        size = (TURN_METRIC_BUCKETS + 1) * NUM_REGIONS
+        counts, h_sums, w_sums = values[:size], values[size : 2 * size], values[2 * size : 3 * size]
+        n_turns, n_rows = values[3 * size :]
+        for bucket in range(TURN_METRIC_BUCKETS + 1):
+            base = bucket * NUM_REGIONS
+            total = sum(counts[base : base + NUM_REGIONS])
+            if total <= 0:
+                continue
+            prefix = f"rest/{_turn_label(bucket)}"
+            for region in Region:
+                c = counts[base + int(region)]
+                metrics[f"{prefix}/share/{region.name}"].append(c / total)
+                if c > 0:
+                    metrics[f"{prefix}/entropy/{region.name}"].append(h_sums[base + int(region)] / c)
+                    metrics[f"{prefix}/weight/{region.name}"].append(w_sums[base + int(region)] / c)
+        if n_rows > 0:
+            metrics["rest/turns_per_episode"].append(n_turns / n_rows)

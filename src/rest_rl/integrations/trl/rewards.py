@@ -98,6 +98,13 @@ def completion_text(completion: Any) -> str:
     return ""
 
 
+def _has_tool_results(completion: Any) -> bool:
+    """Whether a conversational completion holds messages other than the assistant's (TRL's tool loop)."""
+    if isinstance(completion, (str, bytes, bytearray, Mapping)) or not isinstance(completion, Sequence):
+        return False
+    return any(isinstance(m, Mapping) and m.get("role", "assistant") != "assistant" for m in completion)
+
+
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "y"}
@@ -128,7 +135,9 @@ class ToolRLReward:
         tokenizer: if given, each completion's text is ``tokenizer.decode(completion_ids,
             skip_special_tokens=True)`` -- exactly the text the trainer labels regions on, even
             when TRL parsed the completion into structured messages. Otherwise the text comes from
-            ``completions`` (:func:`completion_text`).
+            ``completions`` (:func:`completion_text`). A completion of TRL's multi-turn tool loop
+            (a message list holding tool results) is always read from its assistant messages: its
+            ids also hold the tool output, which the model did not write.
         name: the name TRL logs the reward under (``rewards/<name>/mean``).
         log_components: report the reward's parts through ``log_metric`` / ``log_extra``.
 
@@ -159,6 +168,9 @@ class ToolRLReward:
         if self.tokenizer is not None and completion_ids is not None and len(completion_ids) == len(completions):
             texts = []
             for ids, completion in zip(completion_ids, completions):
+                if _has_tool_results(completion):
+                    texts.append(completion_text(completion))
+                    continue
                 try:
                     text = self.tokenizer.decode(list(ids), skip_special_tokens=True)
                 except Exception:  # noqa: BLE001 - fall back to what TRL decoded
