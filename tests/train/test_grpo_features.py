@@ -272,7 +272,8 @@ def test_vllm_modes_label_regions_from_the_returned_ids(
 
 
 def test_only_the_loss_seam_is_overridden():
-    """Generation, reward and batching stay TRL's (whichever backend produced the ids)."""
+    """Generation, reward and batching stay TRL's (whichever backend produced the ids); besides the loss
+    seam, only the checkpoint hooks (which add the closed-loop curriculum state to a checkpoint)."""
     overridden = {
         name for name, value in vars(ResTGRPOTrainer).items() if callable(value) and hasattr(GRPOTrainer, name)
     }
@@ -281,6 +282,8 @@ def test_only_the_loss_seam_is_overridden():
         "_generate_and_score_completions",
         "_get_per_token_logps_and_entropies",
         "_compute_loss",
+        "_save_checkpoint",
+        "_load_from_checkpoint",
     }
 
 
@@ -327,7 +330,9 @@ def test_ablation_presets(tmp_path):
         "uniform",
         "dr_grpo",
         "official",
+        "closed_loop",
     }
+    assert apply_ablation(fresh(), "closed_loop").to_weight_config().curriculum_driver == "structure_entropy"
     with pytest.raises(ValueError, match="unknown ablation"):
         apply_ablation(fresh(), "no_such_thing")
 
@@ -501,3 +506,52 @@ def test_checkpoints_inside_a_rollout_batch_are_warned_about(tmp_path, caplog):
         ResTGRPOConfig(**common, save_steps=8)
         ResTGRPOConfig(**{**common, "steps_per_generation": 2}, save_steps=3)  # one rollout batch per step
     assert not any("rollout batch" in r.message for r in caplog.records)
+
+
+# ---- closed-loop curriculum ------------------------------------------------------------------------
+
+
+def test_closed_loop_progress_is_fed_by_finished_steps(make_model, tiny_tokenizer, train_dataset, cpu_kwargs):
+    from rest_rl.core import NUM_REGIONS, ClosedLoopProgress
+
+    args = ResTGRPOConfig(**cpu_kwargs(), rest_curriculum_driver="structure_entropy", rest_curriculum_ema=0.0)
+    trainer = ResTGRPOTrainer(model=make_model(), args=args, train_dataset=train_dataset, processing_class=tiny_tokenizer)
+    trainer.model.train()
+
+    def stats(h: float) -> tuple[torch.Tensor, torch.Tensor]:
+        sums, counts = torch.zeros(NUM_REGIONS), torch.zeros(NUM_REGIONS)
+        sums[Region.TOOL_NAME], counts[Region.TOOL_NAME] = 10 * h, 10
+        sums[Region.THINK], counts[Region.THINK] = 500.0, 10  # reasoning entropy does not drive it
+        return sums, counts
+
+    seen = []
+    for step, h in [(0, 2.0), (0, 2.0), (1, 1.5), (1, 1.5), (2, 1.0), (3, 1.0)]:
+        trainer.state.global_step = step
+        seen.append(trainer._rest_progress(*stats(h)))
+    reference = ClosedLoopProgress(ema=0.0)
+    expected = [0.0, 0.0, reference.update(2.0), 0.0, reference.update(1.5), reference.update(1.0)]
+    expected[3] = expected[2]
+    assert seen == pytest.approx(expected)
+    assert seen[-1] == pytest.approx(1.0)  # the structure entropy halved
+    trainer.model.eval()
+    assert trainer._rest_progress(*stats(0.1)) == seen[-1]  # evaluation does not feed it
+
+
+def test_closed_loop_curriculum_state_survives_resume(make_model, tiny_tokenizer, train_dataset, cpu_kwargs, scripted, tmp_path):
+    def run(out, steps, resume=None):
+        args = ResTGRPOConfig(
+            **cpu_kwargs(output_dir=out, max_steps=4, save_strategy="steps", save_steps=2),
+            rest_curriculum_driver="structure_entropy", rest_curriculum_target_drop=0.02,
+        )  # fmt: skip
+        trainer = ResTGRPOTrainer(model=make_model(), args=args, train_dataset=train_dataset, processing_class=tiny_tokenizer)
+        scripted(trainer)
+        trainer.train(resume_from_checkpoint=resume)
+        return [e["rest/progress"] for e in trainer.state.log_history if "loss" in e], trainer
+
+    full, _ = run(tmp_path / "a", 4)
+    assert full[0] == 0.0 and all(b >= a for a, b in zip(full, full[1:]))
+    assert full[-1] > 0.0, full  # the structure entropy fell: a resume that lost the state would differ
+    saved = json.loads((tmp_path / "a" / "checkpoint-2" / "rest_curriculum.json").read_text())
+    assert saved["closed_loop"]["reference"] is not None and saved["pending"]["step"] == 1
+    resumed, _ = run(tmp_path / "a", 4, resume=str(tmp_path / "a" / "checkpoint-2"))
+    assert resumed[-2:] == pytest.approx(full[-2:])

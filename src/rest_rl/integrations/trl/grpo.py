@@ -105,6 +105,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,7 @@ from trl import GRPOConfig, GRPOTrainer
 from rest_rl.core.loss import WEIGHTED_MEAN_EPS
 from rest_rl.core.regions import NUM_REGIONS, Region
 from rest_rl.core.registry import Registry
+from rest_rl.core.curriculum import ClosedLoopProgress, structure_entropy
 from rest_rl.core.segments import label_segments
 from rest_rl.core.weights import WeightConfig, region_entropy_stats, token_weights, weights_equal_mask
 from rest_rl.rewards import RewardConfig
@@ -133,6 +135,9 @@ __all__ = [
     "register_rest_aggregation",
     "unregister_rest_aggregation",
 ]
+
+CURRICULUM_STATE_FILE = "rest_curriculum.json"
+"""Closed-loop curriculum state saved in every checkpoint (``rest_curriculum_driver=structure_entropy``)."""
 
 logger = logging.getLogger(__name__)
 
@@ -449,6 +454,8 @@ ABLATIONS: dict[str, str] = {
     "official": "The authors' public code (bugs fixed): rest_scheme='official' (constant + step-ramp weights, "
     "no entropy), rest_aggregation='weighted-token-mean', rest_dual_clip=3 (delta=3), epsilon=0.2 both sides, "
     "beta=0, scale_rewards='group'.",
+    "closed_loop": "Closed-loop curriculum: rest_curriculum_driver='structure_entropy' (progress from the decline "
+    "of the structure regions' entropy instead of the step count; rest_rl.core.curriculum).",
 }
 """Ablation presets of :func:`apply_ablation`: name -> what it changes."""
 
@@ -473,6 +480,8 @@ def apply_ablation(config: ResTGRPOConfig, name: str) -> ResTGRPOConfig:
         config.rest_scheme = "uniform"
         config.loss_type = "dr_grpo"
         config.scale_rewards = "none"
+    elif name == "closed_loop":
+        config.rest_curriculum_driver = "structure_entropy"
     elif name == "official":
         config.rest_scheme = "official"
         config.rest_aggregation = "weighted-token-mean"
@@ -568,6 +577,15 @@ class ResTGRPOTrainer(GRPOTrainer):
         self._rest_passthrough = not self._rest_reweights and not args.rest_log_region_metrics
         self._rest_call: _LossCall | None = None
         self._rest_warned_unlabelled = False
+        # Closed-loop curriculum (rest_curriculum_driver="structure_entropy"): the structure regions' entropy
+        # of each finished optimizer step feeds the progress used by the next ones (core.curriculum).
+        cfg = self.rest_weight_config
+        self.rest_closed_loop: ClosedLoopProgress | None = (
+            ClosedLoopProgress(ema=cfg.curriculum_ema, target_drop=cfg.curriculum_target_drop)
+            if cfg.curriculum_driver == "structure_entropy"
+            else None
+        )
+        self._rest_step_stats: tuple[int, torch.Tensor, torch.Tensor] | None = None
         self.last_region_weights: torch.Tensor | None = None
         self.last_region_entropy: torch.Tensor | None = None
 
@@ -641,7 +659,7 @@ class ResTGRPOTrainer(GRPOTrainer):
         if self.accelerator.num_processes > 1:
             stats = self.accelerator.reduce(torch.stack([sums, counts]), reduction="sum")
             sums, counts = stats[0], stats[1]
-        progress = training_progress(self.state)
+        progress = self._rest_progress(sums, counts)
         out = token_weights(
             regions,
             mask,
@@ -665,6 +683,50 @@ class ResTGRPOTrainer(GRPOTrainer):
         if self.args.rest_log_region_metrics:
             self._rest_log_metrics(
                 inputs, mask, regions, sums, counts, weights, out.fallback_rows, logps, adv2d, progress, entropies
+            )
+
+    def _rest_progress(self, sums: torch.Tensor, counts: torch.Tensor) -> float:
+        """The curriculum progress of this micro-batch: ``global_step / max_steps`` (driver ``steps``), or the
+        closed-loop progress fed with the structure entropy of every *finished* optimizer step (driver
+        ``structure_entropy``), so all micro-batches of one step share one value and resume is exact."""
+        if self.rest_closed_loop is None:
+            return training_progress(self.state)
+        if not self.model.training:
+            return self.rest_closed_loop.nu
+        step = int(self.state.global_step)
+        pending = self._rest_step_stats
+        if pending is not None and pending[0] != step:
+            self.rest_closed_loop.update(structure_entropy(pending[1], pending[2]))
+            pending = None
+        if pending is None:
+            self._rest_step_stats = (step, sums.detach().double().cpu(), counts.detach().double().cpu())
+        else:
+            self._rest_step_stats = (step, pending[1] + sums.detach().double().cpu(), pending[2] + counts.detach().double().cpu())
+        return self.rest_closed_loop.nu
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        super()._save_checkpoint(model, trial)
+        if self.rest_closed_loop is not None and self.args.should_save:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+            state = {"closed_loop": self.rest_closed_loop.state_dict(), "pending": None}
+            if self._rest_step_stats is not None:
+                step, sums, counts = self._rest_step_stats
+                state["pending"] = {"step": step, "sums": sums.tolist(), "counts": counts.tolist()}
+            with open(os.path.join(folder, CURRICULUM_STATE_FILE), "w", encoding="utf-8") as f:
+                json.dump(state, f)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        path = os.path.join(resume_from_checkpoint, CURRICULUM_STATE_FILE)
+        if self.rest_closed_loop is not None and os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+            self.rest_closed_loop.load_state_dict(state.get("closed_loop") or {})
+            pending = state.get("pending")
+            self._rest_step_stats = None if not pending else (
+                int(pending["step"]),
+                torch.tensor(pending["sums"], dtype=torch.float64),
+                torch.tensor(pending["counts"], dtype=torch.float64),
             )
 
     def _weighted_mean_scale(self, inputs: dict[str, Any], mask: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
