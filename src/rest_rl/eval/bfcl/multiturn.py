@@ -13,10 +13,15 @@ Here instead:
   looked up among the *public methods of the loaded simulator instances* and nothing else, so no
   builtin, module or attribute is reachable. Results and errors are turned into strings exactly as
   bfcl-eval does (``str`` as is, ``dict`` as JSON, else ``str()``; ``"Error during execution: …"``).
-* A few arguments that would let a model stall the process are refused (an integer exponent of
-  ``MathAPI.power`` or a ``precision`` above :data:`MAX_WORK_ARGUMENT`), and each call runs in a local
-  :mod:`decimal` context with mpmath's precision restored after, so ``square_root``/``logarithm``
-  cannot change process-wide precision.
+* Every call's cost is bounded before it runs (the work model of :mod:`rest_rl.envs.limits`, with the
+  bounds of :data:`BFCL_LIMITS`): every integer argument, in whatever base it was written (hex, octal,
+  binary or decimal), at most :data:`MAX_INT_BITS` bits; strings, lists, nesting and total size bounded;
+  non-finite floats, sets, bytes and complex numbers refused; on top, an integer exponent of
+  ``MathAPI.power`` or a ``precision`` above :data:`MAX_WORK_ARGUMENT`. A refused call is an execution
+  error the model reads, never a stall. Each call runs in a local :mod:`decimal` context with mpmath's
+  precision restored after, so ``square_root``/``logarithm`` cannot change process-wide precision.
+  ``benchmarks/fuzz_untrusted.py`` records the worst time of one call under these bounds; since
+  bfcl-eval's checker replays the model's calls, a call's cost is paid at most twice, both times bounded.
 
 Scoring uses bfcl-eval's own ``multi_turn_checker`` (its per-turn state comparison and result
 comparison) with its executor swapped, for the duration of the call, for :class:`SessionRegistry`,
@@ -45,13 +50,16 @@ from unittest import mock
 
 import mpmath
 
+from rest_rl.envs.limits import Limits, check_arguments
 from rest_rl.eval.bfcl.data import BfclEntry
 from rest_rl.eval.bfcl.official import CHECKER_MODEL_NAME, BfclApi, load_bfcl
 from rest_rl.eval.bfcl.prompts import assistant_message, build_request, decode_output, function_docs
 from rest_rl.eval.engines import GenerationRequest
 
 __all__ = [
+    "BFCL_LIMITS",
     "MAX_CALL_CHARS",
+    "MAX_INT_BITS",
     "MAX_WORK_ARGUMENT",
     "Conversation",
     "SessionRegistry",
@@ -65,6 +73,17 @@ __all__ = [
 MAX_CALL_CHARS = 100_000
 #: Largest integer exponent (``MathAPI.power``) or ``precision`` argument that is executed.
 MAX_WORK_ARGUMENT = 10_000
+#: Largest magnitude of an integer argument, in bits (any base): far above any BFCL task's numbers.
+MAX_INT_BITS = 256
+#: Bounds on every argument of a BFCL call (the call text itself is at most :data:`MAX_CALL_CHARS`).
+BFCL_LIMITS = Limits(
+    max_int_bits=MAX_INT_BITS,
+    max_str_chars=MAX_CALL_CHARS,
+    max_items=MAX_CALL_CHARS,
+    max_depth=32,
+    max_total=4 * MAX_CALL_CHARS,
+    max_name_chars=256,
+)
 
 _ERROR = "Error during execution: "
 _CHECK_LOCK = threading.Lock()  # serialises the executor swap inside bfcl-eval's checker module
@@ -188,6 +207,9 @@ class SimulatorSession:
         target = self._methods.get(name)
         if target is None:
             return _ERROR + f"name {name!r} is not defined"
+        too_big = check_arguments({"positional": list(args), **{str(k): v for k, v in kwargs.items()}}, BFCL_LIMITS)
+        if too_big is not None:
+            return _ERROR + f"{name}: {too_big}"
         class_name, method = target
         try:
             bound: inspect.BoundArguments | None = inspect.signature(method).bind(*args, **kwargs)
