@@ -7,7 +7,7 @@
   rendered assistant turn back into the very message :func:`gold_messages` wrote.
 * A real ``GRPOTrainer`` with ``environment_factory=ENVIRONMENTS`` (and with ``WorldEnv``) runs its tool loop on
   rows from :func:`to_grpo_row`: a scripted agent stands in for generation (``_generate_single_turn``, the
-  pattern of ``tests/train/test_multiturn.py``) and writes the gold turns, so every rollout earns reward 1; a
+  pattern of ``tests/integrations/trl/test_multiturn.py``) and writes the gold turns, so every rollout earns reward 1; a
   hostile agent's calls come back as our error strings, never as exceptions inside our tools.
 """
 
