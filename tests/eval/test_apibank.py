@@ -44,7 +44,8 @@ def call(name: str = "ModifyRegistration", **params) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Protocol: perturbations score exactly as ToolRL's rule says (strict) and as documented (lenient)
+# Protocol: perturbations score as the strict rule and the lenient rule say (ToolRL's own decision,
+# quirks included, is checked in test_apibank_toolrl.py)
 # --------------------------------------------------------------------------------------------
 
 PERTURBATIONS = {
@@ -386,7 +387,8 @@ def test_cli_eval_apibank_runs_tiny_model_end_to_end(tiny_model_dir, api_bank_di
     preds = read_predictions(run_dir / "predictions.jsonl")
     assert len(preds) == 18
     rec = preds["L2-5"]
-    assert set(rec) >= {"id", "level", "prompt_sha256", "raw_output", "parsed_calls", "strict", "lenient"}
+    assert set(rec) >= {"id", "level", "prompt_sha256", "raw_output", "parsed_calls", "toolrl", "strict", "lenient"}
+    assert len((run_dir / "verdicts.jsonl").read_text().splitlines()) == 18
     assert "| Overall |" in (run_dir / "report.md").read_text()
 
     # resume the finished run: nothing to generate, same table

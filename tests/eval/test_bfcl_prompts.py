@@ -39,21 +39,60 @@ def test_decoder_reads_each_style_as_models_write_it():
     assert decode_output("<think> x </think>\n<response> no </response>", "toolrl").calls == []
 
 
+_NO_CALL_BLOCKS = [
+    '<tool_call>\n{"name": "f", "parameters": {"x": \n</tool_call>',
+    '<tool_call>\n{"name": "f", "arguments": [1]}\n</tool_call>',
+    '<tool_call>\n{"parameters": {}}\n</tool_call>',
+    "<tool_call>\n5\nnull\n[1, 2]\n</tool_call>",
+]
+
+
 @pytest.mark.parametrize("style", STYLES)
-@pytest.mark.parametrize(
-    "text",
-    [
-        '<tool_call>\n{"name": "f", "parameters": {"x": \n</tool_call>',
-        '<tool_call>\n{"name": "f", "arguments": [1]}\n</tool_call>',
-        '<tool_call>\n{"parameters": {}}\n</tool_call>',
-        '<tool_call>\n{"name": "f", "parameters": {"x": 1}}',
-        '<tool_call>\n{"name": "f", "arguments": {}}\n{"oops"\n</tool_call>',
-    ],
-)
-def test_a_defective_block_fails_the_whole_decode(style, text):
+@pytest.mark.parametrize("text", _NO_CALL_BLOCKS)
+def test_a_block_without_any_call_fails_the_decode(style, text):
     decoded = decode_output(text, style)
     assert not decoded.ok and decoded.calls == [] and decoded.error
     assert decoded.ast_form() is None and decoded.execute_form() is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<tool_call>\n{"name": "f", "parameters": {"x": 1}}',  # unclosed (truncated generation)
+        '<tool_call>\n{"name": "f", "arguments": {}}\n{"oops"\n</tool_call>',
+        '<tool_call>\n{"name": "f", "arguments": {}}\n{"name": "g", "arguments": {"x": \n</tool_call>',
+    ],
+)
+def test_fc_style_fails_the_whole_block_on_one_defect(text):
+    """fc stays exactly bfcl-eval's Qwen FC decoder: one defect and nothing is decoded."""
+    decoded = decode_output(text, "fc")
+    assert not decoded.ok and decoded.calls == [] and decoded.error
+    assert decoded.ast_form() is None and decoded.execute_form() is None
+
+
+@pytest.mark.parametrize(
+    ("text", "calls"),
+    [
+        # one correct call next to a truncated line: the call is kept, as ToolRL's parser keeps it
+        ('<tool_call>\n{"name": "f", "parameters": {"x": 1}}\n{"name": "g", "parameters": {"y": \n</tool_call>', [ToolCall("f", {"x": 1})]),
+        # the block cut short by the token limit: no </tool_call>, last line half written
+        ('<think> t </think>\n<tool_call>\n{"name": "f", "parameters": {"x": 1}}\n{"name": "g", "para', [ToolCall("f", {"x": 1})]),
+        ('<tool_call>\n{"name": "f", "parameters": {"x": 1}}', [ToolCall("f", {"x": 1})]),
+        # bad lines before, between and after good ones; every good one kept, in order
+        (
+            '<tool_call>\nnot json\n{"name": "a", "parameters": {}}\n5\n["x"]\n{"name": "b", "arguments": "{\\"k\\": 2}"}\n'
+            '{"parameters": {"no": "name"}}\n{"name": "c", "parameters": [1]}\n</tool_call>',
+            [ToolCall("a", {}), ToolCall("b", {"k": 2})],
+        ),
+        # a call without its arguments field is kept with {} (and reported)
+        ('<tool_call>\n{"name": "f"}\n{"oops"\n</tool_call>', [ToolCall("f", {})]),
+    ],
+)
+def test_toolrl_style_drops_bad_lines_and_keeps_the_others(text, calls):
+    decoded = decode_output(text, "toolrl")
+    assert decoded.ok and decoded.calls == calls
+    assert decoded.error  # what was dropped is reported
+    assert decoded.ast_form() == [{c.name: c.arguments} for c in calls]
 
 
 @pytest.mark.parametrize("style", STYLES)

@@ -73,6 +73,7 @@ def test_every_existing_flag_keeps_its_spelling_and_meaning():
         "model": "served", "engine": "openai", "base_url": "http://localhost:8000/v1", "limit": 4, "batch_size": 2,
         "max_new_tokens": 32, "device": "cpu", "dtype": "float32", "out_dir": "o", "resume": "r", "chunk_size": 64,
         "data_dir": "d", "cache_dir": None, "download_url": None, "levels": (1, 3),
+        "bootstrap_resamples": 2000, "bootstrap_seed": 0,
     }  # fmt: skip
 
 

@@ -46,8 +46,8 @@ def test_benchmark_configs_share_the_run_fields_and_add_their_own():
     assert tuple(base) == SHARED
     apibank = [f.name for f in dataclasses.fields(ApiBankConfig)]
     bfcl = [f.name for f in dataclasses.fields(BfclConfig)]
-    assert apibank[: len(SHARED)] == base and set(apibank) - set(base) == {"data_dir", "cache_dir", "download_url", "levels"}
-    assert bfcl[: len(SHARED)] == base and set(bfcl) - set(base) == {"categories", "style"}
+    assert apibank[: len(SHARED)] == base and set(apibank) - set(base) == {"data_dir", "cache_dir", "download_url", "levels", "bootstrap_resamples", "bootstrap_seed"}
+    assert bfcl[: len(SHARED)] == base and set(bfcl) - set(base) == {"categories", "style", "bootstrap_resamples", "bootstrap_seed"}
     # a subclass may change a default by redeclaring the field
     assert ApiBankConfig(model="m").max_new_tokens == 1024 and BfclConfig(model="m").max_new_tokens == 2048
     assert all(f.metadata.get("help") for f in dataclasses.fields(BfclConfig)), "every field documents itself"
@@ -104,7 +104,7 @@ def test_identity_has_the_shared_part_and_each_benchmarks_own(tmp_path):
     assert ident == {"model": str(model_dir.resolve()), **shared}
     assert list(ident["data_sha256"]) == ["a", "b"]  # sorted: the same data gives the same identity
     apibank = ApiBankConfig(model=str(model_dir)).identity({"a": "1", "b": "2"})
-    assert apibank == {**ident, "benchmark": "api-bank", "protocol": "apibank-toolrl-1"}
+    assert apibank == {**ident, "benchmark": "api-bank", "protocol": "apibank-toolrl-2"}
     bfcl = BfclConfig(model=str(model_dir), style="fc", max_new_tokens=1024).identity({"a": "1", "b": "2"})
     assert {k: bfcl[k] for k in ("benchmark", "style", "bfcl_eval")} == {"benchmark": "bfcl-v3", "style": "fc", "bfcl_eval": "2025.7.17"}
     assert {k: bfcl[k] for k in ident} == ident

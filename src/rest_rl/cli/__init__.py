@@ -26,6 +26,7 @@ import sys
 from collections.abc import Sequence
 
 from rest_rl.cli.common import CliError
+from rest_rl.cli.data import add_data_parser
 from rest_rl.cli.demo import add_demo_parser
 from rest_rl.cli.eval import add_eval_parser
 from rest_rl.cli.tools import add_tag_parser, add_tiny_model_parser
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sft_parser(sub)
     add_train_parser(sub)
     add_eval_parser(sub)
+    add_data_parser(sub)
     add_tiny_model_parser(sub)
     add_tag_parser(sub)
     return parser

@@ -1,4 +1,4 @@
-"""The ``eval`` command group: ``rest-rl eval apibank`` and ``rest-rl eval bfcl``.
+"""The ``eval`` command group: ``rest-rl eval apibank``, ``rest-rl eval bfcl`` and ``rest-rl eval compare``.
 
 The main CLI wires it in with ``add_eval_parser(subparsers)``. Each benchmark is configured by its
 run-config dataclass (:class:`~rest_rl.eval.apibank.ApiBankConfig`, :class:`~rest_rl.eval.bfcl.run.BfclConfig`,
@@ -13,12 +13,17 @@ repeatable ``--set key=value`` overrides (YAML values), built with
     rest-rl eval apibank --model my-served-model --engine openai --base-url http://localhost:8000/v1
     rest-rl eval apibank --config eval.yaml --set limit=20 --levels 1,3
     rest-rl eval apibank --model ckpt/ --resume runs/eval/apibank-ckpt-20250101-120000
+    rest-rl eval compare runs/eval/apibank-base-20250101-120000 runs/eval/apibank-ckpt-20250102-090000 --out cmp.json
+
+``compare`` is not a benchmark: it reads two scored run directories (:mod:`rest_rl.eval.compare`) and
+prints their paired comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import re
 import shutil
 import textwrap
@@ -35,6 +40,7 @@ from rest_rl.eval.apibank import ApiBankConfig, run_apibank
 from rest_rl.eval.bfcl.official import INSTALL_COMMAND
 from rest_rl.eval.bfcl.run import BfclConfig, run_bfcl
 from rest_rl.eval.runs import EvalRunConfig
+from rest_rl.eval.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSettings
 
 __all__ = ["add_config_flags", "add_eval_parser", "resolve_eval_config"]
 
@@ -184,11 +190,13 @@ _BENCHMARKS = (
         "apibank",
         ApiBankConfig,
         run_apibank,
-        help="API-Bank (597 single-step samples, ToolRL protocol): strict and lenient accuracy",
+        help="API-Bank (597 single-step samples, ToolRL protocol): ToolRL, strict and lenient accuracy with 95%% intervals",
         description="Evaluate a model on API-Bank as ToolRL/ResT do: greedy decoding of the [system, user] "
-        "prompt, the last <tool_call> block parsed one JSON per line, a sample correct when any call has the "
-        "gold name and parameters (strict: Python equality; lenient: after value normalisation). Writes "
-        "predictions.jsonl, scores.json and report.md into a fresh run directory and prints the table.",
+        "prompt, the last <tool_call> block parsed one JSON per line, scored three ways: toolrl (ToolRL's "
+        "evaluate.py decision, quirks included), strict (any call with the gold name and parameters under "
+        "Python equality) and lenient (the same after value normalisation); see docs/evaluation.md. Writes "
+        "predictions.jsonl, verdicts.jsonl, scores.json and report.md into a fresh run directory and prints "
+        "the table, each score with its 95% bootstrap interval.",
         examples=(
             "rest-rl eval apibank --model Qwen/Qwen3-1.7B --data-dir ../shared/data/api_bank",
             "rest-rl eval apibank --model my-served-model --engine openai --base-url http://localhost:8000/v1",
@@ -215,10 +223,10 @@ _BENCHMARKS = (
     ),
 )
 
-_EVAL_HELP = "evaluate a model: API-Bank, BFCL v3"
+_EVAL_HELP = "evaluate a model: API-Bank, BFCL v3; compare two runs"
 _EVAL_DESCRIPTION = (
     "Evaluate a model on tool-use benchmarks. Each run writes a fresh directory; --resume completes one "
-    "without ever regenerating a finished sample."
+    "without ever regenerating a finished sample. 'compare' compares two scored runs sample by sample."
 )
 
 
@@ -257,12 +265,66 @@ def _add_benchmark(sub: Any, benchmark: _Benchmark) -> argparse.ArgumentParser:
     return p
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    """Compare two run directories: print the markdown report, write the JSON with ``--out``; 0 when done."""
+    from rest_rl.eval.compare import compare_runs
+
+    try:
+        settings = BootstrapSettings(resamples=args.resamples, seed=args.seed)
+    except ValueError as exc:
+        raise CliError(one_line(exc)) from None
+    if args.max_ids < 0:
+        raise CliError(f"--max-ids must be >= 0, got {args.max_ids}")
+    comparison = compare_runs(args.run_a, args.run_b, bootstrap=settings)
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                json.dump(comparison.to_dict(), fh, indent=2, ensure_ascii=False)
+                fh.write("\n")
+        except OSError as exc:
+            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(comparison.markdown(max_ids=args.max_ids))
+    if args.out:
+        print(f"JSON written to {args.out}")
+    return 0
+
+
+def _add_compare(sub: Any) -> argparse.ArgumentParser:
+    width = max(40, min(100, shutil.get_terminal_size().columns - 2))
+    p = sub.add_parser(
+        "compare",
+        help="paired comparison of two scored runs of the same benchmark, data and protocol",
+        description=textwrap.fill(
+            "Compare two evaluation run directories (apibank or bfcl) of the same benchmark, data and scoring "
+            "protocol, on the samples present in both: per level / category and for the aggregates, each run's "
+            "accuracy, the difference B - A with a 95% paired bootstrap interval, the exact McNemar p-value, "
+            "and the ids of the samples that flipped in each direction. Runs that cannot be compared are "
+            "refused with the reason.",
+            width,
+            break_on_hyphens=False,
+        ),
+        epilog="examples:\n"
+        "  rest-rl eval compare runs/eval/apibank-base-20250101-120000 runs/eval/apibank-ckpt-20250102-090000\n"
+        "  rest-rl eval compare RUN_A RUN_B --out comparison.json --resamples 5000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run_a", metavar="RUN_A", help="the baseline run directory (A)")
+    p.add_argument("run_b", metavar="RUN_B", help="the run compared with it (B); differences are B - A")
+    p.add_argument("--out", metavar="FILE", help="also write the comparison as JSON to FILE (every flipped id)")
+    p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, metavar="N", help=f"bootstrap resamples (default: {DEFAULT_RESAMPLES})")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="N", help=f"bootstrap seed (default: {DEFAULT_SEED})")
+    p.add_argument("--max-ids", type=int, default=30, metavar="N", help="flipped ids printed per direction and score (default: 30)")
+    p.set_defaults(func=_cmd_compare)
+    return p
+
+
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``eval`` command (one sub-command per benchmark: ``apibank``, ``bfcl``) to an argparse
-    sub-parsers object; returns its parser."""
+    """Add the ``eval`` command (one sub-command per benchmark: ``apibank``, ``bfcl``; and ``compare``) to
+    an argparse sub-parsers object; returns its parser."""
     parser = subparsers.add_parser("eval", help=_EVAL_HELP, description=_EVAL_DESCRIPTION)
-    sub = parser.add_subparsers(dest="eval_command", metavar="BENCHMARK")
+    sub = parser.add_subparsers(dest="eval_command", metavar="COMMAND")
     sub.required = True
     for benchmark in _BENCHMARKS:
         _add_benchmark(sub, benchmark)
+    _add_compare(sub)
     return parser

@@ -1,12 +1,12 @@
-"""API-Bank evaluated with ToolRL's protocol (docs/method.md §6): 597 single-step samples, strict and
-lenient accuracy.
+"""API-Bank evaluated with ToolRL's protocol (docs/method.md §6): 597 single-step samples, scored three
+ways (ToolRL's exact decision, strict, lenient; docs/evaluation.md), each with a 95% bootstrap interval.
 
     from rest_rl.eval.apibank import ApiBankConfig, run_apibank
     run = run_apibank(ApiBankConfig(model="path/to/model", data_dir="../shared/data/api_bank", limit=6))
     print(run.table)
 
 Modules: :mod:`~.data` (download, pinned checksums, the samples), :mod:`~.score` (ToolRL's parse,
-the strict and lenient scores, per-level aggregation, the table and report) and :mod:`~.run` (the
+the ToolRL, strict and lenient scores, per-level aggregation, the table and report) and :mod:`~.run` (the
 run's settings and a whole run). Every public name of the three is importable from here.
 """
 
@@ -33,6 +33,7 @@ from rest_rl.eval.apibank.data import (
 from rest_rl.eval.apibank.run import ApiBankConfig, ApiBankRun, run_apibank
 from rest_rl.eval.apibank.score import (
     PROTOCOL_VERSION,
+    SCORE_NAMES,
     ApiBankParse,
     ApiBankScores,
     LevelScore,
@@ -46,6 +47,9 @@ from rest_rl.eval.apibank.score import (
     score_predictions,
     scores_table,
     strict_match,
+    toolrl_calls,
+    toolrl_decision,
+    toolrl_match,
 )
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "LEVELS",
     "LEVEL_SIZES",
     "PROTOCOL_VERSION",
+    "SCORE_NAMES",
     "TOOLRL_COMMIT",
     "TOTAL_SAMPLES",
     "ApiBankConfig",
@@ -82,4 +87,7 @@ __all__ = [
     "scores_table",
     "select_samples",
     "strict_match",
+    "toolrl_calls",
+    "toolrl_decision",
+    "toolrl_match",
 ]

@@ -4,9 +4,10 @@ A run resolves the data (see :mod:`~rest_rl.eval.apibank.data`), generates greed
 :class:`~rest_rl.eval.engines.GenerationEngine` into a run directory (see :mod:`rest_rl.eval.runs`),
 appending each chunk to ``predictions.jsonl`` with its parse and verdicts, then scores every
 selected sample again from its raw output (see :mod:`~rest_rl.eval.apibank.score`) and writes
-``scores.json`` and ``report.md``. ``resume`` completes an earlier run directory: only the samples
-without a prediction are generated, and the identity (model, engine, decoding, data checksums,
-protocol) must match.
+``scores.json`` and ``report.md`` (each score with its 95% bootstrap interval) and ``verdicts.jsonl`` (every sample's
+three verdicts: what ``rest-rl eval compare`` reads). ``resume`` completes an earlier run directory:
+only the samples without a prediction are generated, and the identity (model, engine, decoding, data
+checksums, protocol) must match, so a run made under an earlier protocol version is refused.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from rest_rl.eval.apibank.data import (
 )
 from rest_rl.eval.apibank.score import (
     PROTOCOL_VERSION,
+    SCORE_NAMES,
     ApiBankScores,
     prediction_record,
     report_markdown,
     score_predictions,
     scores_table,
 )
+from rest_rl.eval.compare import write_verdicts
 from rest_rl.eval.engines import GenerationEngine
 from rest_rl.eval.runs import (
     PREDICTIONS_FILE,
@@ -51,6 +54,7 @@ from rest_rl.eval.runs import (
     slugify,
     write_json,
 )
+from rest_rl.eval.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSettings
 
 __all__ = ["ApiBankConfig", "ApiBankRun", "run_apibank"]
 
@@ -69,9 +73,15 @@ class ApiBankConfig(EvalRunConfig):
     cache_dir: str | None = option(None, "Download cache; when unset, $REST_RL_CACHE or ~/.cache/rest_rl.", "DIR")
     download_url: str = option(DEFAULT_BASE_URL, "Base URL the level files are fetched from.", "URL")
     levels: tuple[int, ...] = option(LEVELS, 'Levels to evaluate, e.g. "1,3" or "1 3".', "LEVEL")
+    bootstrap_resamples: int = option(
+        DEFAULT_RESAMPLES, "Bootstrap resamples behind each score's 95% interval (reporting only; not part of the identity).", "N"
+    )
+    bootstrap_seed: int = option(DEFAULT_SEED, "Seed of the bootstrap resampling (reporting only).", "N")
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.bootstrap_resamples < 1:
+            raise ValueError(f"bootstrap_resamples must be >= 1, got {self.bootstrap_resamples}")
         levels = tuple(sorted(set(self.levels)))
         if not levels or any(level not in LEVELS for level in levels):
             raise ValueError(f"levels must be a non-empty subset of 1, 2, 3; got {list(self.levels)}")
@@ -80,6 +90,10 @@ class ApiBankConfig(EvalRunConfig):
     def benchmark_identity(self) -> dict[str, Any]:
         """The benchmark and the parse/score protocol version."""
         return {"benchmark": "api-bank", "protocol": PROTOCOL_VERSION}
+
+    def bootstrap_settings(self) -> BootstrapSettings:
+        """The interval settings of the report."""
+        return BootstrapSettings(resamples=self.bootstrap_resamples, seed=self.bootstrap_seed)
 
 
 @dataclass
@@ -152,7 +166,7 @@ def run_apibank(
         say(f"API-Bank: all {len(samples)} selected samples already in {run_dir}; scoring only")
 
     records = read_predictions(predictions_path)
-    scores = score_predictions(records.values(), samples)
+    scores = score_predictions(records.values(), samples, bootstrap=config.bootstrap_settings())
     result = {
         "benchmark": "api-bank",
         "protocol": PROTOCOL_VERSION,
@@ -160,8 +174,11 @@ def run_apibank(
         "levels": list(config.levels),
         "limit": config.limit,
         "data_verified": verified,
+        "scores": list(SCORE_NAMES),
+        "headline_score": "toolrl",
         **scores.to_dict(),
     }
+    write_verdicts(run_dir, scores.verdict_rows())
     write_json(run_dir / "scores.json", result)
     (run_dir / "report.md").write_text(report_markdown(scores, run_config, run_dir), encoding="utf-8")
     return ApiBankRun(

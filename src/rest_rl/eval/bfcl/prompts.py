@@ -19,10 +19,23 @@ In both styles the function docs first go through bfcl-eval's
 syntax." hint; Java/JavaScript parameter types turned into strings with a description), exactly as
 bfcl-eval's own handlers do; function names keep their dots.
 
-Decoding (model output is untrusted; nothing here raises on it or executes it): the style's parser
-reads the calls; a ``<tool_call>`` block with any defect (a line or block that is not a JSON call,
-arguments that are not an object, an unclosed block) fails the whole decode, as bfcl-eval's Qwen FC
-handler does; no block at all decodes to no calls. BFCL's decoded form is ``[{name: {arg: value}}]``
+Decoding (model output is untrusted; nothing here raises on it or executes it), by the rule of each
+format's reference parser (docs/bfcl.md, "Decoding"):
+
+* ``toolrl`` — ToolRL's own parser reads the ``<tool_call>`` block line by line, keeps every line that
+  decodes and drops the others; so does this decoder. The block is found as in training
+  (:func:`~rest_rl.toolcall.toolrl.scan_toolrl`: the last ``<tool_call>`` after a closed think span,
+  read to the end of the text when ``</tool_call>`` is missing). Each non-blank line that is a JSON
+  object with a non-empty string ``"name"`` and ``"parameters"`` (or ``"arguments"``) holding an
+  object (or a JSON string of an object) is a call; a line with no arguments field is a call with ``{}``.
+  Every other line (not JSON, truncated, not an object, no name, arguments not an object) is
+  dropped and the calls of the other lines are kept: one correct call next to a truncated line still
+  decodes to that call. A block that yields no call at all although it had content is a failed
+  decode (BFCL counts it as no call either way). ``error`` lists what was dropped.
+* ``fc`` — exactly bfcl-eval's Qwen FC decoder: a ``<tool_call>`` block with any defect (a block that
+  is not a JSON call, arguments that are not an object, an unclosed block) fails the whole decode.
+
+In both styles no block at all decodes to no calls. BFCL's decoded form is ``[{name: {arg: value}}]``
 for the AST checker and ``["name(arg=repr(value))", …]`` (bfcl-eval's ``convert_to_function_call``)
 for the multi-turn executor.
 """
@@ -96,8 +109,9 @@ def build_request(style: str, docs: Sequence[Mapping[str, Any]], messages: Seque
 class Decoded:
     """A completion read in one style.
 
-    ``ok`` is False when a tool-call block was malformed (``error`` says how); then ``calls`` is
-    empty and BFCL counts the output as "failed to decode". ``response`` is the text reply, if any.
+    ``ok`` is False when a tool-call block could not be decoded (``error`` says how); then ``calls``
+    is empty and BFCL counts the output as "failed to decode". In the ``toolrl`` style ``ok`` may come
+    with an ``error`` listing the lines that were dropped. ``response`` is the text reply, if any.
     """
 
     ok: bool = True
@@ -128,10 +142,11 @@ def decode_output(text: Any, style: str) -> Decoded:
     if not isinstance(text, str):
         return Decoded(ok=False, error=f"output is {type(text).__name__}, not text")
     if style == "toolrl":
-        scan = scan_toolrl(text)
-        if scan.has_block and scan.block_problems:
-            return Decoded(ok=False, response=scan.response, error="; ".join(scan.block_problems))
-        return Decoded(ok=True, calls=list(scan.calls), response=scan.response)
+        scan = scan_toolrl(text)  # keeps the calls of the good lines, reports every dropped line
+        error = "; ".join(scan.block_problems) or None
+        if scan.has_block and not scan.calls and error is not None:
+            return Decoded(ok=False, response=scan.response, error=error)  # content, but not one call
+        return Decoded(ok=True, calls=list(scan.calls), response=scan.response, error=error)
     parsed = parse_hermes(text)
     defects = [p for p in parsed.problems if p != "unclosed <think>"]
     if defects:

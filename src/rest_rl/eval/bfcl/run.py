@@ -7,14 +7,16 @@ The run directory is also ``BFCL_PROJECT_ROOT`` (when bfcl-eval is first importe
       config.json                                   what was run (identity + invocations)
       result/<model>/BFCL_v3_<category>_result.json one {"id", "result", ...} line per entry
       score/<model>/BFCL_v3_<category>_score.json   accuracy line, then each failed entry
-      scores.json                                   per-category counts and the v3 summary
+      scores.json                                   per-category counts and the v3 summary, with 95% intervals
+      verdicts.jsonl                                every scored entry's verdict (read by `rest-rl eval compare`)
       report.md                                     the table, with settings and caveats
 
 Single-turn entries are generated in chunks, multi-turn conversations in lock-step rounds (every
 unfinished conversation's next step goes into one ``generate`` call); each entry's record is
 appended as soon as it is complete. ``resume`` completes an earlier run directory: only entries
 without a record are generated (an unfinished conversation restarts from its first turn), and the
-identity (model, engine, style, decoding, bfcl-eval version, data checksums) must match.
+identity (model, engine, style, decoding, bfcl-eval version, data checksums, protocol version) must
+match, so a run made under an earlier protocol version is refused.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from rest_rl.eval.bfcl.score import (
     scores_table,
     write_score_files,
 )
+from rest_rl.eval.compare import write_verdicts
 from rest_rl.eval.engines import GenerationEngine
 from rest_rl.eval.runs import (
     EvalRunConfig,
@@ -52,11 +55,14 @@ from rest_rl.eval.runs import (
     start_or_resume,
     write_json,
 )
+from rest_rl.eval.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSettings
 
 __all__ = ["PROTOCOL_VERSION", "BfclConfig", "BfclRun", "run_bfcl"]
 
 #: Bumped whenever prompts, decoding or scoring change; part of a run's identity.
-PROTOCOL_VERSION = "bfcl-v3/rest-rl-1"
+#: 2: the ``toolrl`` style drops a bad line of a ``<tool_call>`` block and keeps the others (ToolRL's
+#: parser rule) instead of failing the whole block; ``fc`` unchanged.
+PROTOCOL_VERSION = "bfcl-v3/rest-rl-2"
 
 
 @dataclass
@@ -76,8 +82,15 @@ class BfclConfig(EvalRunConfig):
         "tools=, Hermes <tool_call> blocks: comparable with the public leaderboard's FC entries).",
     )
 
+    bootstrap_resamples: int = option(
+        DEFAULT_RESAMPLES, "Bootstrap resamples behind each score's 95% interval (reporting only; not part of the identity).", "N"
+    )
+    bootstrap_seed: int = option(DEFAULT_SEED, "Seed of the bootstrap resampling (reporting only).", "N")
+
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.bootstrap_resamples < 1:
+            raise ValueError(f"bootstrap_resamples must be >= 1, got {self.bootstrap_resamples}")
         if self.style not in STYLES:
             raise ValueError(f"unknown prompt style {self.style!r}; choose one of: {', '.join(STYLES)}")
         resolve_categories(self.categories)  # raises ValueError naming an unknown category
@@ -85,6 +98,10 @@ class BfclConfig(EvalRunConfig):
     def benchmark_identity(self) -> dict[str, Any]:
         """The benchmark, the protocol version, the bfcl-eval release and the prompt style."""
         return {"benchmark": "bfcl-v3", "protocol": PROTOCOL_VERSION, "bfcl_eval": BFCL_VERSION, "style": self.style}
+
+    def bootstrap_settings(self) -> BootstrapSettings:
+        """The interval settings of the report."""
+        return BootstrapSettings(resamples=self.bootstrap_resamples, seed=self.bootstrap_seed)
 
 
 @dataclass
@@ -144,9 +161,11 @@ class _Generation:
 
 def _report_markdown(scores: BfclScores, config: Mapping[str, Any], run_dir: Path, model_dir: str) -> str:
     ident = config.get("identity", {})
+    boot = scores.bootstrap or BootstrapSettings()
     style = ident.get("style")
     style_text = {
-        "toolrl": "ToolRL training format (system prompt with the tools, `<tool_call>` JSON lines)",
+        "toolrl": "ToolRL training format (system prompt with the tools, `<tool_call>` JSON lines; a line that "
+        "is not a call is dropped and the other lines kept, as ToolRL's parser does)",
         "fc": "function calling with the model's chat template (`tools=`; Hermes `<tool_call>` blocks)",
     }.get(str(style), str(style))
     lines = [
@@ -159,6 +178,8 @@ def _report_markdown(scores: BfclScores, config: Mapping[str, Any], run_dir: Pat
         "checker run on fresh simulators, calls parsed with `ast`, never `eval`); protocol "
         f"`{ident.get('protocol')}`",
         f"- Results: `{run_dir / 'result' / model_dir}`; per-entry failures: `{run_dir / 'score' / model_dir}`",
+        f"- Intervals: {boot.confidence:.0%} percentile bootstrap, {boot.resamples} resamples within each category "
+        f"(summary rows recomputed with their own weighting), seed {boot.seed}.",
         "",
         scores_table(scores),
         "",
@@ -245,7 +266,8 @@ def run_bfcl(
     results = {key: rec.get("result") for key, rec in records.items()}
     verdicts = score_entries(entries, results, config.style, api)
     write_score_files(run_dir, model_dir, verdicts, results, entries)
-    scores = BfclScores.from_verdicts(verdicts, api)
+    scores = BfclScores.from_verdicts(verdicts, api, bootstrap=config.bootstrap_settings())
+    write_verdicts(run_dir, scores.verdict_rows())
     write_json(
         run_dir / "scores.json",
         {

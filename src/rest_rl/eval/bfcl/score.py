@@ -30,6 +30,12 @@ Aggregation (:func:`aggregate_v3`) uses bfcl-eval's own ``calculate_unweighted_a
 A category that was not evaluated counts as 0 with its full size, and the groups that need it
 display ``N/A`` (the overall rows still show a number), as bfcl-eval does.
 
+Intervals: every category accuracy and every summary row comes with a 95% percentile-bootstrap
+interval (:mod:`rest_rl.eval.stats`): each replicate resamples the entries *within each category*
+(sizes kept) and recomputes the category accuracies and the summary rows with :func:`aggregate_v3`
+itself, so each aggregate's interval reflects its own weighting (unweighted means of categories,
+count-weighted live rows). A category that was not evaluated stays at 0 in every replicate.
+
 Files follow bfcl-eval's layout under a project root (the run directory):
 ``result/<model>/BFCL_v3_<category>_result.json`` (one JSON object per line, ``{"id", "result", ...}``)
 and ``score/<model>/BFCL_v3_<category>_score.json`` (a summary line, then one line per failed entry).
@@ -60,13 +66,17 @@ from rest_rl.eval.bfcl.official import CHECKER_MODEL_NAME, BfclApi, load_bfcl
 from rest_rl.eval.bfcl.prompts import decode_output
 from rest_rl.eval.report import markdown_table
 from rest_rl.eval.runs import read_predictions
+from rest_rl.eval.stats import BootstrapSettings, Interval, bootstrap_groups, format_estimate, mean
 
 __all__ = [
+    "SCORE_NAME",
+    "SUMMARY_MEMBERS",
     "SUMMARY_ROWS",
     "BfclScores",
     "CategoryScore",
     "Verdict",
     "aggregate_v3",
+    "category_and_summary_accuracies",
     "read_results",
     "result_file",
     "score_entries",
@@ -196,6 +206,9 @@ class CategoryScore:
         return self.correct / self.total if self.total else 0.0
 
 
+#: The name of BFCL's one per-entry score in ``verdicts.jsonl`` (bfcl-eval's ``valid``).
+SCORE_NAME = "correct"
+
 #: The summary rows of :func:`aggregate_v3`, in report order, with their labels.
 SUMMARY_ROWS: tuple[tuple[str, str], ...] = (
     ("overall", "Overall (v3)"),
@@ -210,6 +223,20 @@ SUMMARY_ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: The categories each summary row is computed from (its weighting is :func:`aggregate_v3`'s).
+SUMMARY_MEMBERS: dict[str, tuple[str, ...]] = {
+    "overall": tuple(ALL_CATEGORIES),
+    "non_live": tuple(NON_LIVE),
+    "non_live_ast": tuple(c for c in NON_LIVE if c != "irrelevance"),
+    "non_live_simple_ast": ("simple", "java", "javascript"),
+    "live": tuple(LIVE),
+    "live_ast": ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple"),
+    "multi_turn": tuple(MULTI_TURN),
+    "irrelevance": ("irrelevance", "live_irrelevance"),
+    "relevance": ("live_relevance",),
+}
+
+
 def aggregate_v3(categories: Mapping[str, CategoryScore], api: BfclApi | None = None) -> dict[str, dict[str, Any]]:
     """The v3 summary rows (see the module docstring), each ``{"accuracy", "display", "total_count"}``.
 
@@ -218,7 +245,13 @@ def aggregate_v3(categories: Mapping[str, CategoryScore], api: BfclApi | None = 
     """
     api = api or load_bfcl()
     table = {c: {"accuracy": s.accuracy, "total_count": s.total} for c, s in categories.items() if s.total}
-    cat = {c: api.get_category_score(table, c) for c in ALL_CATEGORIES}
+    # bfcl-eval's get_category_score, except that a category not evaluated takes its size from
+    # CATEGORY_SIZES (load_category checks they equal bfcl-eval's files) instead of re-reading its
+    # data file on every call: the same row, cheap enough to recompute per bootstrap replicate.
+    cat = {
+        c: api.get_category_score(table, c) if c in table else {"accuracy": 0, "total_count": CATEGORY_SIZES[c], "display_accuracy": "N/A"}
+        for c in ALL_CATEGORIES
+    }
     unweighted, weighted = api.calculate_unweighted_accuracy, api.calculate_weighted_accuracy
 
     simple_ast = unweighted([cat["simple"], cat["java"], cat["javascript"]])
@@ -254,22 +287,75 @@ def aggregate_v3(categories: Mapping[str, CategoryScore], api: BfclApi | None = 
     }
 
 
+def category_and_summary_accuracies(groups: Mapping[str, Sequence[float]], api: BfclApi) -> dict[str, float]:
+    """Every category's accuracy and every summary row's accuracy from per-entry outcomes (the
+    statistic the intervals resample)."""
+    counts = {c: CategoryScore(correct=int(round(sum(v))), total=len(v)) for c, v in groups.items() if v}
+    out = {f"category:{c}": mean(v) for c, v in groups.items() if v}
+    for name, row in aggregate_v3(counts, api).items():
+        out[f"summary:{name}"] = row["accuracy"]
+    return out
+
+
 @dataclass
 class BfclScores:
-    """Per-category counts, the v3 summary, and whether they cover the whole benchmark."""
+    """Per-category counts, the v3 summary, whether they cover the whole benchmark, and the intervals.
+
+    ``outcomes`` holds every scored entry's ``(id, valid)`` by category; ``intervals`` the 95%
+    interval of each category (``"category:<name>"``) and summary row (``"summary:<row>"``), as
+    fractions (empty until :meth:`compute_intervals`).
+    """
 
     categories: dict[str, CategoryScore] = field(default_factory=dict)
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    bootstrap: BootstrapSettings | None = None
 
     @classmethod
-    def from_verdicts(cls, verdicts: Iterable[Verdict], api: BfclApi | None = None) -> "BfclScores":
+    def from_verdicts(
+        cls, verdicts: Iterable[Verdict], api: BfclApi | None = None, *, bootstrap: BootstrapSettings | None = None
+    ) -> "BfclScores":
+        """Counts, summary and (with the ``bootstrap`` settings, default ones when ``None``) intervals."""
+        api = api or load_bfcl()
         counts: dict[str, CategoryScore] = {}
+        outcomes: dict[str, list[tuple[str, bool]]] = {}
         for v in verdicts:
             s = counts.setdefault(v.category, CategoryScore())
             s.total += 1
             s.correct += bool(v.valid)
+            outcomes.setdefault(v.category, []).append((v.id, bool(v.valid)))
         ordered = {c: counts[c] for c in ALL_CATEGORIES if c in counts}
-        return cls(categories=ordered, summary=aggregate_v3(ordered, api))
+        scores = cls(
+            categories=ordered,
+            summary=aggregate_v3(ordered, api),
+            outcomes={c: outcomes[c] for c in ALL_CATEGORIES if c in outcomes},
+        )
+        return scores.compute_intervals(api, bootstrap)
+
+    def compute_intervals(self, api: BfclApi | None = None, settings: BootstrapSettings | None = None) -> "BfclScores":
+        """The percentile-bootstrap intervals of every category and summary row (see the module docstring)."""
+        api = api or load_bfcl()
+        settings = settings or BootstrapSettings()
+        self.bootstrap = settings
+        groups = {c: [1.0 if ok else 0.0 for _, ok in rows] for c, rows in self.outcomes.items()}
+        if not any(groups.values()):
+            self.intervals = {}
+            return self
+        self.intervals = bootstrap_groups(
+            groups,
+            lambda g: category_and_summary_accuracies(g, api),
+            resamples=settings.resamples,
+            seed=settings.seed,
+            confidence=settings.confidence,
+        )
+        return self
+
+    def category_interval(self, category: str) -> Interval | None:
+        return self.intervals.get(f"category:{category}")
+
+    def summary_interval(self, row: str) -> Interval | None:
+        return self.intervals.get(f"summary:{row}")
 
     @property
     def full(self) -> bool:
@@ -291,14 +377,23 @@ class BfclScores:
         return "Subset: " + "; ".join(parts) + ". Not comparable with full-benchmark (leaderboard) numbers."
 
     def to_dict(self) -> dict[str, Any]:
+        def ci(interval: Interval | None) -> list[float] | None:
+            return interval.to_list(100.0) if interval is not None else None
+
         return {
             "categories": {
-                c: {"correct": s.correct, "total": s.total, "accuracy": round(100 * s.accuracy, 4)}
+                c: {
+                    "correct": s.correct,
+                    "total": s.total,
+                    "accuracy": round(100 * s.accuracy, 4),
+                    "accuracy_ci": ci(self.category_interval(c)),
+                }
                 for c, s in self.categories.items()
             },
             "summary": {
                 name: {
                     "accuracy": round(100 * row["accuracy"], 4),
+                    "accuracy_ci": ci(self.summary_interval(name)),
                     "display": row["display"] if row["display"] == "N/A" else round(100 * row["display"], 4),
                     "total_count": row["total_count"],
                 }
@@ -306,28 +401,38 @@ class BfclScores:
             },
             "full_benchmark": self.full,
             "subset_note": self.subset_note(),
+            "bootstrap": self.bootstrap.to_dict() if self.bootstrap is not None else None,
         }
 
+    def verdict_rows(self) -> list[dict[str, Any]]:
+        """One ``{"id", "group", "scores"}`` row per scored entry (the run's ``verdicts.jsonl``)."""
+        return [
+            {"id": entry_id, "group": category, "scores": {SCORE_NAME: ok}}
+            for category, rows in self.outcomes.items()
+            for entry_id, ok in rows
+        ]
 
-def _pct(value: Any) -> str:
-    return value if value == "N/A" else f"{100 * float(value):.2f}"
+
+def _pct(value: Any, interval: Interval | None = None) -> str:
+    return value if value == "N/A" else format_estimate(float(value), interval)
 
 
 def scores_table(scores: BfclScores) -> str:
-    """Markdown: one row per evaluated category (grouped), then the v3 summary rows."""
+    """Markdown: one row per evaluated category (grouped), then the v3 summary rows; accuracies in
+    percent with their 95% bootstrap interval."""
     rows: list[list[Any]] = []
     for group, names in (("non-live", NON_LIVE), ("live", LIVE), ("multi-turn", MULTI_TURN)):
         for c in names:
             s = scores.categories.get(c)
             if s is not None:
-                rows.append([c, group, s.correct, s.total, _pct(s.accuracy)])
+                rows.append([c, group, s.correct, s.total, _pct(s.accuracy, scores.category_interval(c))])
     for key, label in SUMMARY_ROWS:
         row = scores.summary.get(key)
         if row is not None:
             # bfcl-eval counts a category that was not run at its full size: show counts for full runs only
             entries = row["total_count"] if scores.full else ""
-            rows.append([f"**{label}**", "summary", "", entries, _pct(row["display"])])
-    return markdown_table(["Category", "Group", "Correct", "Entries", "Accuracy (%)"], rows)
+            rows.append([f"**{label}**", "summary", "", entries, _pct(row["display"], scores.summary_interval(key))])
+    return markdown_table(["Category", "Group", "Correct", "Entries", "Accuracy (%) [95% CI]"], rows)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -436,6 +541,7 @@ def score_result_files(
     limit: int | None = None,
     write_scores: bool = True,
     api: BfclApi | None = None,
+    bootstrap: BootstrapSettings | None = None,
 ) -> tuple[BfclScores, list[Verdict]]:
     """Score the result files under ``root`` for ``categories`` (first ``limit`` entries of each).
 
@@ -449,4 +555,4 @@ def score_result_files(
     verdicts = score_entries(entries, results, style, api)
     if write_scores:
         write_score_files(root, model_dir, verdicts, results, entries)
-    return BfclScores.from_verdicts(verdicts, api), verdicts
+    return BfclScores.from_verdicts(verdicts, api, bootstrap=bootstrap), verdicts
