@@ -91,3 +91,16 @@ def test_config_is_checked():
         AgentConfig(model="m", env="bfcl")
     with pytest.raises(ValueError, match="max_turns"):
         AgentConfig(model="m", max_turns=0)
+
+
+def test_two_agent_runs_compare_task_by_task(tmp_path, tasks):
+    from rest_rl.eval.compare import compare_runs
+
+    good = run_agent(AgentConfig(model="a", out_dir=str(tmp_path), n_tasks=24), engine=ScriptedEngine(tasks),
+                     progress=False, log=lambda m: None)  # fmt: skip
+    bad = run_agent(AgentConfig(model="a", out_dir=str(tmp_path), n_tasks=24), engine=ScriptedEngine(tasks, "garbage"),
+                    progress=False, log=lambda m: None)  # fmt: skip
+    comparison = compare_runs(good.run_dir, bad.run_dir).to_dict()
+    overall = next(r for r in comparison["scores"]["success"]["rows"] if r["row"] == "overall")
+    assert overall["samples"] == 24 and overall["a"] == 100.0 and overall["b"] == 0.0 and overall["lost"] == 24
+    assert overall["mcnemar_p"] < 1e-6

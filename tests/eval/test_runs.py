@@ -198,3 +198,13 @@ def test_the_two_halves_serve_a_benchmark_that_needs_the_directory_first(tmp_pat
     write_json(run_dir / CONFIG_FILE, record)
     assert start_or_resume(run_dir, identity, resume=True) == record
     assert isinstance(run_dir, Path) and open_run_dir(dataclasses.replace(config, resume=str(run_dir)), "late") == run_dir
+
+
+def test_append_jsonl_survives_a_lone_surrogate(tmp_path):
+    from rest_rl.eval.runs import append_jsonl, read_predictions
+
+    path = tmp_path / "p.jsonl"
+    append_jsonl(path, [{"id": "a", "output": "bad \ud800 text"}, {"id": "b", "output": "café"}])
+    back = read_predictions(path)
+    assert back["a"]["output"] == "bad \ud800 text" and back["b"]["output"] == "café"
+    assert "café" in path.read_text(encoding="utf-8")  # ordinary text stays readable

@@ -36,6 +36,7 @@ from typing import Any
 from rest_rl.cli.common import CliError
 from rest_rl.config import apply_overrides, build_dataclass, merge_trees, parse_override, resolve_tree
 from rest_rl.errors import ConfigError, UserError, one_line
+from rest_rl.eval.agent import AgentConfig, run_agent
 from rest_rl.eval.apibank import ApiBankConfig, run_apibank
 from rest_rl.eval.bfcl.official import INSTALL_COMMAND
 from rest_rl.eval.bfcl.run import BfclConfig, run_bfcl
@@ -221,11 +222,29 @@ _BENCHMARKS = (
             "rest-rl eval bfcl --config eval.yaml --resume runs/eval/bfcl-ckpt-toolrl-20250101-120000",
         ),
     ),
+    _Benchmark(
+        "agent",
+        AgentConfig,
+        run_agent,
+        help="multi-turn agent tasks of the synthetic tool world: success on final state + answer, with 95%% intervals",
+        description="Run held-out tasks of the synthetic multi-turn tool world (rest_rl.envs; held-out task "
+        "compositions) to their end: generate with the model's chat template and the domain's tools, parse "
+        "<tool_call> blocks, execute the calls in the environment (bounded arguments, errors returned as tool "
+        "results, never eval), append the results, repeat until a final answer or max_turns. A task succeeds "
+        "when the final environment state and the final answer are both right. Reports success per domain "
+        "and kind of task with 95% bootstrap intervals, calls per task, tool-error and unparsed-reply rates; "
+        "writes predictions.jsonl (with transcripts), scores.json and report.md.",
+        examples=(
+            "rest-rl eval agent --model runs/demo-agent/rl --split test",
+            "rest-rl eval agent --model ckpt/ --limit 50 --set max_turns=4",
+            "rest-rl eval agent --model ckpt/ --resume runs/eval/agent-ckpt-test-20250101-120000",
+        ),
+    ),
 )
 
-_EVAL_HELP = "evaluate a model: API-Bank, BFCL v3; compare two runs"
+_EVAL_HELP = "evaluate a model: API-Bank, BFCL v3, multi-turn agent tasks; compare two runs"
 _EVAL_DESCRIPTION = (
-    "Evaluate a model on tool-use benchmarks. Each run writes a fresh directory; --resume completes one "
+    "Evaluate a model on tool-use benchmarks and multi-turn agent tasks. Each run writes a fresh directory; --resume completes one "
     "without ever regenerating a finished sample. 'compare' compares two scored runs sample by sample."
 )
 

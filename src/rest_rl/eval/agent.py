@@ -19,8 +19,9 @@ share of replies with an unparseable ``<tool_call>`` block, and the tool-error r
 advance together, one turn per generation call, so the engine batches across tasks.
 
 The run directory works like the other benchmarks' (:mod:`rest_rl.eval.runs`): ``predictions.jsonl`` holds one
-record per finished task (with its transcript), ``--resume`` runs only the missing tasks and refuses a
-different model, decoding, task set or protocol.
+record per finished task (with its transcript), ``verdicts.jsonl`` the per-task success for ``rest-rl eval
+compare``, ``--resume`` runs only the missing tasks and refuses a different model, decoding, task set or
+protocol.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 from rest_rl.envs.episode import Task
 from rest_rl.envs.tasks import TaskConfig, make_tasks, tool_schemas
 from rest_rl.envs.world import environment_for
+from rest_rl.eval.compare import write_verdicts
 from rest_rl.eval.engines import GenerationEngine, GenerationRequest
 from rest_rl.eval.report import markdown_table
 from rest_rl.eval.runs import (
@@ -391,6 +393,7 @@ def run_agent(
     saved = read_predictions(predictions)
     selected = [saved[t.id] for t in tasks if t.id in saved]
     scores = score_records(selected, total=total)
+    write_verdicts(run_dir, [{"id": r["id"], "group": r["domain"], "scores": {"success": bool(r["success"])}} for r in selected])
     write_json(run_dir / "scores.json", {**config.benchmark_identity(), "model": identity["model"], **scores.to_dict()})
     (run_dir / "report.md").write_text(_report(scores, config, run_dir), encoding="utf-8")
     return AgentRun(run_dir=run_dir, scores=scores, generated=len(missing), reused=len(tasks) - len(missing), table=scores_table(scores))

@@ -198,7 +198,22 @@ def _bfcl_spec() -> _Spec:
     return _Spec((SCORE_NAME,), {SCORE_NAME: "bfcl-eval verdict"}, rows, lambda g: category_and_summary_accuracies(g, api))
 
 
-_SPECS: dict[str, Callable[[], _Spec]] = {"api-bank": _apibank_spec, "bfcl-v3": _bfcl_spec}
+def _agent_spec() -> _Spec:
+    """Agent runs: groups are domains; the overall row pools every task (success on state + answer)."""
+
+    def rows(groups: Sequence[str]) -> list[_RowSpec]:
+        ordered = sorted(groups)
+        return [_RowSpec(g, f"domain {g}", (g,)) for g in ordered] + [_RowSpec("overall", "Overall", tuple(ordered))]
+
+    def statistic(g: Mapping[str, Sequence[float]]) -> dict[str, float]:
+        out = {k: mean(v) for k, v in g.items()}
+        out["overall"] = mean([x for v in g.values() for x in v])
+        return out
+
+    return _Spec(("success",), {"success": "final state and final answer right"}, rows, statistic)
+
+
+_SPECS: dict[str, Callable[[], _Spec]] = {"api-bank": _apibank_spec, "bfcl-v3": _bfcl_spec, "agent": _agent_spec}
 
 
 # ------------------------------------------------------------------------------------------------

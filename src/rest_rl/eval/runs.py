@@ -134,7 +134,12 @@ def append_jsonl(path: str | os.PathLike[str], records: Iterable[Mapping[str, An
     n = 0
     with path.open("a", encoding="utf-8") as fh:
         for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False, allow_nan=True) + "\n")
+            line = json.dumps(rec, ensure_ascii=False, allow_nan=True)
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate (model output can hold one): escape it, as JSON allows
+                line = json.dumps(rec, ensure_ascii=True, allow_nan=True)
+            fh.write(line + "\n")
             n += 1
         fh.flush()
         os.fsync(fh.fileno())
