@@ -74,7 +74,7 @@ def _cmd_sft(args: argparse.Namespace) -> int:
         _print_resolved(tree, trainer_args, "sft")
         print(f"# dry run: configuration valid (rest_sft_mode={trainer_args.rest_sft_mode}); nothing trained")
         return 0
-    trainer = run_sft(cfg, resume=args.resume, overwrite=args.overwrite, tree=tree)
+    trainer = run_sft(cfg, resume=args.resume, overwrite=args.overwrite, tree=tree, data_check=_data_check(args))
     if trainer is not None:
         print(f"model saved to {trainer.args.output_dir}")
     return 0
@@ -98,10 +98,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"ablations={cfg.ablations or 'none'}); nothing trained"
         )
         return 0
-    trainer = run_train(cfg, resume=args.resume, overwrite=args.overwrite, tree=tree)
+    trainer = run_train(cfg, resume=args.resume, overwrite=args.overwrite, tree=tree, data_check=_data_check(args))
     if trainer is not None:
         print(f"model saved to {trainer.args.output_dir}")
     return 0
+
+
+def _data_check(args: argparse.Namespace) -> Any:
+    """The benchmark-overlap check a fresh run makes of its examples (``--no-overlap-check`` turns it off)."""
+    if args.no_overlap_check:
+        return None
+    from rest_rl.eval.contamination import training_check
+
+    return training_check
 
 
 def _knobs(section: str, cls: type, rest: list[str], rest_title: str, extra: list[str]) -> str:
@@ -160,6 +169,11 @@ def _add_run_options(p: argparse.ArgumentParser, section: str) -> None:
     )
     p.add_argument("--overwrite", action="store_true", help="start over in an output dir that already holds a run")
     p.add_argument("--dry-run", action="store_true", help="resolve and validate the configuration, print it, train nothing")
+    p.add_argument(
+        "--no-overlap-check",
+        action="store_true",
+        help="skip the check of the examples against benchmark prompts (API-Bank, BFCL) made before a fresh run",
+    )
 
 
 def add_sft_parser(sub: Any) -> argparse.ArgumentParser:

@@ -62,6 +62,8 @@ __all__ = [
     "bfcl_prompts",
     "example_text",
     "find_overlaps",
+    "local_benchmarks",
+    "training_check",
     "load_index",
     "normalize_text",
     "parse_against",
@@ -403,3 +405,61 @@ def find_overlaps(
         )
     overlaps.sort(key=lambda o: (o.kind != "exact", -o.containment, -o.jaccard, o.example_index))
     return OverlapReport(examples_checked=checked, benchmarks=idx.counts(), ngram=idx.n, threshold=float(threshold), overlaps=overlaps)
+
+
+# ------------------------------------------------------------------------------------------------
+# The check ``rest-rl sft`` / ``rest-rl train`` run before a fresh run
+# ------------------------------------------------------------------------------------------------
+
+
+def local_benchmarks(apibank_dir: str | os.PathLike[str] | None = None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The benchmarks whose prompts are on this machine without a download: API-Bank when ``apibank_dir``
+    or the download cache (``rest-rl eval apibank`` fills it) holds the three verified level files, BFCL
+    when bfcl-eval is installed. Returns ``(names, {missing name: why})``."""
+    from rest_rl.eval.apibank.data import FILE_SHA256, default_cache_dir, file_sha256
+    from rest_rl.eval.bfcl.official import bfcl_available
+
+    names: list[str] = []
+    missing: dict[str, str] = {}
+    directory = Path(apibank_dir) if apibank_dir is not None else default_cache_dir()
+    try:
+        verified = all(file_sha256(directory / name) == digest for name, digest in FILE_SHA256.items())
+    except OSError:
+        verified = False
+    if verified:
+        names.append("apibank")
+    else:
+        missing["apibank"] = f"no verified copy in {directory} (rest-rl eval apibank downloads it there)"
+    if bfcl_available():
+        names.append("bfcl")
+    else:
+        missing["bfcl"] = "bfcl-eval is not installed"
+    return tuple(names), missing
+
+
+def training_check(examples: Sequence[Any], apibank_dir: str | os.PathLike[str] | None = None, top: int = 3) -> list[str]:
+    """The lines a training command prints about its examples' overlap with benchmark prompts: a warning
+    with the counts and the ``top`` best matches, or one line saying the data is clean, and which
+    benchmarks could not be checked (never a download, never an error: a check that cannot run says so)."""
+    names, missing = local_benchmarks(apibank_dir)
+    lines: list[str] = []
+    if names:
+        try:
+            report = find_overlaps(examples, against=names, apibank_dir=apibank_dir)
+        except UserError as exc:
+            return [f"benchmark-overlap check failed: {' '.join(str(exc).split())}"]
+        bench = ", ".join(f"{name} ({n} prompts)" for name, n in report.benchmarks.items())
+        if report.flagged:
+            counts = report.counts()
+            lines.append(
+                f"WARNING: {report.flagged} of {report.examples_checked} training examples match benchmark prompts "
+                f"({counts['exact']} exact, {counts['near']} near-duplicate) of {bench}; scores on those benchmarks "
+                "would be contaminated. `rest-rl data check` lists them all."
+            )
+            for o in report.overlaps[:top]:
+                lines.append(f"  {o.example_id} ~ {o.benchmark}:{o.benchmark_id} ({o.kind}): {_snippet(o.example_text, 100)!r}")
+        else:
+            lines.append(f"benchmark-overlap check: none of {report.examples_checked} examples matches {bench}")
+    for name, why in missing.items():
+        lines.append(f"benchmark-overlap check: {name} not checked ({why})")
+    return lines

@@ -289,3 +289,24 @@ def test_sft_max_length_that_drops_every_example_is_one_line(capsys, tmp_path, t
     code, _, err = _run(capsys, *_sft(out, tiny_model), "--set", "sft.max_length=4")
     _one_line_error(code, err, "no training example is left", "sft.max_length=4")
     assert not out.exists()
+
+
+def test_training_warns_when_its_examples_copy_benchmark_prompts(capsys, tmp_path, tiny_model):
+    pytest.importorskip("bfcl_eval", reason="the overlap check against BFCL needs bfcl-eval (make install-bfcl)")
+    from rest_rl.data.synthetic import SyntheticConfig, make_splits
+    from rest_rl.eval.contamination import bfcl_prompts
+
+    leaked = bfcl_prompts()[0].text
+    rows = [ex.to_dict() for ex in make_splits(SyntheticConfig(n_train=12, n_validation=0, n_test=0))["train"]]
+    rows[0]["messages"] = [{"role": "user", "content": leaked}]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "run"
+    argv = [*_sft(out, tiny_model, steps=1), "--set", "data.source=examples", "--set", f"data.path={data}"]
+    code, _, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert "WARNING: 1 of 12 training examples match benchmark prompts (1 exact" in err
+    assert any("WARNING" in line for line in json.loads((out / "data_report.json").read_text())["checks"])
+    code, _, err = _run(capsys, *_sft(tmp_path / "run2", tiny_model, steps=1), "--set", "data.source=examples",
+                        "--set", f"data.path={data}", "--no-overlap-check")  # fmt: skip
+    assert code == 0 and "WARNING" not in err

@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,9 @@ __all__ = [
     "run_sft",
     "run_train",
 ]
+
+DataCheck = Callable[[Sequence[Any]], Sequence[str]]
+"""A check of the selected examples before a fresh run trains on them; returns lines to report."""
 
 DATA_REPORT_FILE = "data_report.json"
 """What the data loaders read and skipped, written into the run directory when a row was skipped."""
@@ -271,6 +274,7 @@ def run_sft(
     overwrite: bool = False,
     callbacks: Sequence[Any] | None = None,
     tree: dict[str, Any] | None = None,
+    data_check: DataCheck | None = None,
 ) -> Any:
     """Train a supervised baseline per ``cfg``; returns the trainer (its model is saved to ``output_dir``), or
     ``None`` when ``resume`` finds the run already finished.
@@ -278,8 +282,11 @@ def run_sft(
     ``resume``: ``None``, ``"auto"`` or a checkpoint path (see :func:`prepare_output_dir`).
     ``callbacks``: replaces the default ones (metrics file, wall clock, progress bar).
     ``tree``: the configuration as the user wrote it, recorded in ``output_dir/run_config.yaml``.
+    ``data_check``: called with the selected examples before training; the lines it returns (e.g. the
+    contamination check's findings, which ``rest-rl sft``/``train`` pass in) are printed and written to
+    ``data_report.json``.
     """
-    return _run("sft", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree)
+    return _run("sft", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree, data_check=data_check)
 
 
 def run_train(
@@ -289,6 +296,7 @@ def run_train(
     overwrite: bool = False,
     callbacks: Sequence[Any] | None = None,
     tree: dict[str, Any] | None = None,
+    data_check: DataCheck | None = None,
 ) -> Any:
     """Train with ResT per ``cfg``; returns the trainer (its model is saved to ``output_dir``), or ``None``
     when ``resume`` finds the run already finished.
@@ -297,7 +305,7 @@ def run_train(
     data position (Transformers' checkpoint), and with them the training progress that drives the weight
     curriculum and the reward schedule (``global_step / max_steps``).
     """
-    return _run("train", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree)
+    return _run("train", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree, data_check=data_check)
 
 
 def _section(kind: str, cfg: Any) -> dict[str, Any]:
@@ -334,6 +342,7 @@ def _run(
     overwrite: bool,
     callbacks: Sequence[Any] | None,
     tree: dict[str, Any] | None,
+    data_check: DataCheck | None = None,
 ) -> Any:
     """The one training path of ``sft`` and ``train``: check everything, then write, then train."""
     # 1. Everything that can be checked before any work or any write.
@@ -368,6 +377,7 @@ def _run(
                 "conversational prompts with it (add chat_template to its tokenizer_config.json)"
             )
         selection = select_examples(cfg.data)
+        check_lines = list(data_check(selection.examples)) if data_check is not None and choice is None else []
         dataset = _dataset(kind, selection.examples, cfg.data, tokenizer)
     except BaseException:
         if created_dir:
@@ -378,10 +388,11 @@ def _run(
     fresh = choice is None
     try:
         save_yaml(record, out / RUN_CONFIG_FILE)
-        for line in selection.skip_lines():
+        for line in selection.skip_lines() + check_lines:
             print(f"data: {line}", file=sys.stderr)
-        if selection.n_skipped:
-            (out / DATA_REPORT_FILE).write_text(json.dumps(selection.to_dict(), indent=1) + "\n", encoding="utf-8")
+        if selection.n_skipped or check_lines:
+            report = {**selection.to_dict(), "checks": check_lines}
+            (out / DATA_REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         event: dict[str, Any] = {"event": "start"} if fresh else {
             "event": "resume",
             "from_checkpoint": choice.path.name,
