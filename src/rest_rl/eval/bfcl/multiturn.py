@@ -204,7 +204,15 @@ class SimulatorSession:
             name, args, kwargs = parse_call(call)
         except UnsafeCall as exc:
             return _ERROR + str(exc)
-        target = self._methods.get(name)
+        return self.call(name, args, kwargs)
+
+    def call(self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None) -> str:
+        """Run one already-decoded call (a method name and its arguments) with the same checks as a call
+        string: the name must be a public method of a loaded instance, every argument within
+        :data:`BFCL_LIMITS`, no work argument above :data:`MAX_WORK_ARGUMENT`. The result or
+        ``"Error during execution: ..."`` (never raises)."""
+        kwargs = dict(kwargs or {})
+        target = self._methods.get(name) if isinstance(name, str) else None
         if target is None:
             return _ERROR + f"name {name!r} is not defined"
         too_big = check_arguments({"positional": list(args), **{str(k): v for k, v in kwargs.items()}}, BFCL_LIMITS)
