@@ -6,7 +6,9 @@ Sub-commands:
   and tiny model → SFT warm start → ResT RL → held-out evaluation → ``runs/demo/report.md``.
 * ``rest-rl sft`` — supervised baselines (SFT, TSFT, RSFT) on TRL's ``SFTTrainer``.
 * ``rest-rl train`` — ResT (GRPO with reshaped token-level policy gradients) on TRL's ``GRPOTrainer``.
-* ``rest-rl eval`` — benchmarks (API-Bank, BFCL v3).
+* ``rest-rl eval`` — benchmarks (API-Bank, BFCL v3, multi-turn agent tasks) and ``eval compare`` (paired
+  comparison of two runs).
+* ``rest-rl data check`` — training examples that copy benchmark prompts.
 * ``rest-rl tiny-model`` — build the embedded tiny model directory (usable as ``--model`` anywhere).
 * ``rest-rl tag`` — show how a completion is split into ResT regions, token by token.
 
