@@ -13,7 +13,7 @@ import torch
 
 from rest_rl.integrations.trl import ResTGRPOConfig
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _load(name: str):
