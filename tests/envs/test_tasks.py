@@ -407,3 +407,27 @@ def test_final_answer_reads_only_a_closing_assistant_turn():
     assert final_answer("plain") == "plain"
     for odd in (None, 3, [], [None], [{"role": "assistant", "content": 5}]):
         assert final_answer(odd) == ""
+
+
+def test_process_terms_and_the_default_outcome_only_reward():
+    import pytest
+
+    from rest_rl.envs.tasks import (
+        TaskConfig, agent_reward_funcs, calls_reward, make_tasks, outcome_reward, replay, tool_error_penalty,
+    )  # fmt: skip
+    from rest_rl.envs.world import environment_for
+
+    task = next(t for t in make_tasks(TaskConfig(n_train=0, n_validation=0, n_test=40))["test"] if t.gold)
+    gold_env = environment_for(task)
+    replay(task, gold_env)
+    wrong_env = environment_for(task)
+    wrong_env.episode.call("no_such_tool", {})
+    assert calls_reward([""], [gold_env]) == [1.0]
+    assert calls_reward([""], [wrong_env])[0] < 0.5
+    assert tool_error_penalty([""], [gold_env]) == [0.0] and tool_error_penalty([""], [wrong_env]) == [-1.0]
+    funcs, weights = agent_reward_funcs()
+    assert funcs == [outcome_reward] and weights == [1.0]
+    funcs, weights = agent_reward_funcs(calls_weight=0.2, error_weight=0.1)
+    assert funcs == [outcome_reward, calls_reward, tool_error_penalty] and weights == [1.0, 0.2, 0.1]
+    with pytest.raises(ValueError, match=">= 0"):
+        agent_reward_funcs(calls_weight=-1)

@@ -34,11 +34,15 @@ from typing import Any
 from rest_rl.envs.episode import KINDS, Task, ToolEnv, tool_names, tool_schema
 from rest_rl.envs.world import DOMAIN_TOOLS, DOMAINS, ENVIRONMENTS, YEAR, WorldEnv, environment_for
 from rest_rl.errors import ConfigError
+from rest_rl.rewards import match_fraction
+from rest_rl.toolcall.types import ToolCall
 
 __all__ = [
     "SPLITS",
     "TEMPLATES",
     "TaskConfig",
+    "agent_reward_funcs",
+    "calls_reward",
     "compositions",
     "final_answer",
     "generate_task",
@@ -49,6 +53,7 @@ __all__ = [
     "replay",
     "to_grpo_row",
     "to_sft_example",
+    "tool_error_penalty",
     "tool_schemas",
 ]
 
@@ -839,3 +844,60 @@ def outcome_reward(completions: Sequence[Any], environments: Sequence[Any] | Non
             episode = None
         rewards.append(episode.outcome(final_answer(completion)).reward if episode is not None else 0.0)
     return rewards
+
+
+def _episode(env: Any) -> Any:
+    try:
+        return env.episode if isinstance(env, ToolEnv) else None
+    except RuntimeError:  # never reset
+        return None
+
+
+def calls_reward(completions: Sequence[Any], environments: Sequence[Any] | None = None, **kwargs: Any) -> list[float]:
+    """Process term (TRL reward function): ToolRL's correctness of the episode's calls against the task's gold
+    calls, all turns pooled (:func:`rest_rl.rewards.match_fraction`: names, keys and values, in [0, 1]);
+    1.0 for a no-valid-action task answered with no call. Calls the environment refused count with the name
+    the model wrote and no arguments."""
+    envs = list(environments) if environments is not None else [None] * len(completions)
+    out = []
+    for env in envs[: len(completions)]:
+        episode = _episode(env)
+        if episode is None:
+            out.append(0.0)
+            continue
+        gold = [ToolCall(c["name"], dict(c["arguments"])) for turn in episode.task.gold for c in turn]
+        made = [ToolCall(r.name, dict(r.arguments or {})) for r in episode.history]
+        out.append(1.0 if not gold and not made else match_fraction(gold, made))
+    return out
+
+
+def tool_error_penalty(completions: Sequence[Any], environments: Sequence[Any] | None = None, **kwargs: Any) -> list[float]:
+    """Process term (TRL reward function): minus the share of the episode's calls that came back as an error
+    (unknown tool, bad arguments, a refused action), in [-1, 0]; 0 for an episode without calls."""
+    envs = list(environments) if environments is not None else [None] * len(completions)
+    out = []
+    for env in envs[: len(completions)]:
+        episode = _episode(env)
+        calls = episode.calls if episode is not None else 0
+        out.append(-episode.tool_errors / calls if calls else 0.0)
+    return out
+
+
+def agent_reward_funcs(calls_weight: float = 0.0, error_weight: float = 0.0) -> tuple[list[Any], list[float]]:
+    """The reward of multi-turn training as TRL ``reward_funcs`` and ``reward_weights``: the outcome (weight 1),
+    plus the optional process terms :func:`calls_reward` and :func:`tool_error_penalty` when their weight is
+    not 0.
+
+    The default is the outcome alone: success on the final state and answer is what is evaluated, it admits
+    every valid path (a process term tied to the gold trajectory penalises a correct alternative, e.g. reading
+    a balance before paying), and it cannot be gamed by making plausible-looking calls. Process terms give a
+    denser signal when outcomes are rare (a weak start); keep their weights well below 1."""
+    funcs: list[Any] = [outcome_reward]
+    weights = [1.0]
+    for func, weight in ((calls_reward, calls_weight), (tool_error_penalty, error_weight)):
+        if weight < 0:
+            raise ValueError(f"process reward weights must be >= 0, got {weight}")
+        if weight:
+            funcs.append(func)
+            weights.append(float(weight))
+    return funcs, weights
