@@ -26,7 +26,7 @@ from rest_rl.eval.runs import (
     write_json,
 )
 
-SHARED = ("model", "engine", "base_url", "limit", "batch_size", "max_new_tokens", "device", "dtype", "out_dir", "resume", "chunk_size")
+SHARED = ("model", "engine", "base_url", "limit", "batch_size", "max_new_tokens", "device", "dtype", "out_dir", "resume", "chunk_size", "bootstrap_resamples", "bootstrap_seed")
 
 
 def _bfcl_config_class():
@@ -46,8 +46,8 @@ def test_benchmark_configs_share_the_run_fields_and_add_their_own():
     assert tuple(base) == SHARED
     apibank = [f.name for f in dataclasses.fields(ApiBankConfig)]
     bfcl = [f.name for f in dataclasses.fields(BfclConfig)]
-    assert apibank[: len(SHARED)] == base and set(apibank) - set(base) == {"data_dir", "cache_dir", "download_url", "levels", "bootstrap_resamples", "bootstrap_seed"}
-    assert bfcl[: len(SHARED)] == base and set(bfcl) - set(base) == {"categories", "style", "bootstrap_resamples", "bootstrap_seed"}
+    assert apibank[: len(SHARED)] == base and set(apibank) - set(base) == {"data_dir", "cache_dir", "download_url", "levels"}
+    assert bfcl[: len(SHARED)] == base and set(bfcl) - set(base) == {"categories", "style"}
     # a subclass may change a default by redeclaring the field
     assert ApiBankConfig(model="m").max_new_tokens == 1024 and BfclConfig(model="m").max_new_tokens == 2048
     assert all(f.metadata.get("help") for f in dataclasses.fields(BfclConfig)), "every field documents itself"

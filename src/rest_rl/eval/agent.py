@@ -392,7 +392,8 @@ def run_agent(
         say(f"agent: all {len(tasks)} selected tasks already in {run_dir}; scoring only")
     saved = read_predictions(predictions)
     selected = [saved[t.id] for t in tasks if t.id in saved]
-    scores = score_records(selected, total=total)
+    settings = config.bootstrap_settings()
+    scores = score_records(selected, total=total, resamples=settings.resamples, seed=settings.seed)
     write_verdicts(run_dir, [{"id": r["id"], "group": r["domain"], "scores": {"success": bool(r["success"])}} for r in selected])
     write_json(run_dir / "scores.json", {**config.benchmark_identity(), "model": identity["model"], **scores.to_dict()})
     (run_dir / "report.md").write_text(_report(scores, config, run_dir), encoding="utf-8")

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from rest_rl.errors import UserError
 from rest_rl.eval.engines import GenerationEngine, GenerationRequest, make_engine
+from rest_rl.eval.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSettings
 
 __all__ = [
     "CONFIG_FILE",
@@ -229,6 +230,10 @@ class EvalRunConfig:
         "DIR",
     )
     chunk_size: int = option(64, "Items generated between two saves.", "N")
+    bootstrap_resamples: int = option(
+        DEFAULT_RESAMPLES, "Bootstrap resamples behind each score's 95% interval (reporting only; not part of the identity).", "N"
+    )
+    bootstrap_seed: int = option(DEFAULT_SEED, "Seed of the bootstrap resampling (reporting only).", "N")
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -237,10 +242,14 @@ class EvalRunConfig:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
         if self.engine == "openai" and not self.base_url:
             raise ValueError("engine openai needs base_url (--base-url), e.g. http://localhost:8000/v1")
-        for name in ("limit", "batch_size", "max_new_tokens", "chunk_size"):
+        for name in ("limit", "batch_size", "max_new_tokens", "chunk_size", "bootstrap_resamples"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
+
+    def bootstrap_settings(self) -> BootstrapSettings:
+        """The interval settings of the report."""
+        return BootstrapSettings(resamples=self.bootstrap_resamples, seed=self.bootstrap_seed)
 
     def benchmark_identity(self) -> dict[str, Any]:
         """The benchmark's own identity entries (name, protocol version, ...); subclasses provide them."""

@@ -54,7 +54,6 @@ from rest_rl.eval.runs import (
     slugify,
     write_json,
 )
-from rest_rl.eval.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSettings
 
 __all__ = ["ApiBankConfig", "ApiBankRun", "run_apibank"]
 
@@ -73,15 +72,9 @@ class ApiBankConfig(EvalRunConfig):
     cache_dir: str | None = option(None, "Download cache; when unset, $REST_RL_CACHE or ~/.cache/rest_rl.", "DIR")
     download_url: str = option(DEFAULT_BASE_URL, "Base URL the level files are fetched from.", "URL")
     levels: tuple[int, ...] = option(LEVELS, 'Levels to evaluate, e.g. "1,3" or "1 3".', "LEVEL")
-    bootstrap_resamples: int = option(
-        DEFAULT_RESAMPLES, "Bootstrap resamples behind each score's 95% interval (reporting only; not part of the identity).", "N"
-    )
-    bootstrap_seed: int = option(DEFAULT_SEED, "Seed of the bootstrap resampling (reporting only).", "N")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.bootstrap_resamples < 1:
-            raise ValueError(f"bootstrap_resamples must be >= 1, got {self.bootstrap_resamples}")
         levels = tuple(sorted(set(self.levels)))
         if not levels or any(level not in LEVELS for level in levels):
             raise ValueError(f"levels must be a non-empty subset of 1, 2, 3; got {list(self.levels)}")
@@ -90,10 +83,6 @@ class ApiBankConfig(EvalRunConfig):
     def benchmark_identity(self) -> dict[str, Any]:
         """The benchmark and the parse/score protocol version."""
         return {"benchmark": "api-bank", "protocol": PROTOCOL_VERSION}
-
-    def bootstrap_settings(self) -> BootstrapSettings:
-        """The interval settings of the report."""
-        return BootstrapSettings(resamples=self.bootstrap_resamples, seed=self.bootstrap_seed)
 
 
 @dataclass

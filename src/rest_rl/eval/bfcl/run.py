@@ -55,7 +55,7 @@ from rest_rl.eval.runs import (
     start_or_resume,
     write_json,
 )
-from rest_rl.eval.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSettings
+from rest_rl.eval.stats import BootstrapSettings
 
 __all__ = ["PROTOCOL_VERSION", "BfclConfig", "BfclRun", "run_bfcl"]
 
@@ -82,15 +82,9 @@ class BfclConfig(EvalRunConfig):
         "tools=, Hermes <tool_call> blocks: comparable with the public leaderboard's FC entries).",
     )
 
-    bootstrap_resamples: int = option(
-        DEFAULT_RESAMPLES, "Bootstrap resamples behind each score's 95% interval (reporting only; not part of the identity).", "N"
-    )
-    bootstrap_seed: int = option(DEFAULT_SEED, "Seed of the bootstrap resampling (reporting only).", "N")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.bootstrap_resamples < 1:
-            raise ValueError(f"bootstrap_resamples must be >= 1, got {self.bootstrap_resamples}")
         if self.style not in STYLES:
             raise ValueError(f"unknown prompt style {self.style!r}; choose one of: {', '.join(STYLES)}")
         resolve_categories(self.categories)  # raises ValueError naming an unknown category
@@ -98,10 +92,6 @@ class BfclConfig(EvalRunConfig):
     def benchmark_identity(self) -> dict[str, Any]:
         """The benchmark, the protocol version, the bfcl-eval release and the prompt style."""
         return {"benchmark": "bfcl-v3", "protocol": PROTOCOL_VERSION, "bfcl_eval": BFCL_VERSION, "style": self.style}
-
-    def bootstrap_settings(self) -> BootstrapSettings:
-        """The interval settings of the report."""
-        return BootstrapSettings(resamples=self.bootstrap_resamples, seed=self.bootstrap_seed)
 
 
 @dataclass
