@@ -235,3 +235,251 @@ def test_tokenizer_is_deterministic_and_configured(bpe_tok_tags):
     assert 600 < len(bpe_tok_tags) <= 1024
     prompt = bpe_tok_tags.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     assert prompt.endswith("<|im_start|>assistant\n")
+
+
+# --------------------------------------------------------------------------- the memoised fast path
+#
+# ``token_char_offsets`` takes each id's bytes from a table built once per tokenizer; the per-call path
+# (``_byte_level_spans``, whose reconstruction is checked against ``decode``, and the decode-prefix fallback)
+# is kept for everything unusual. The properties below hold the fast path to (a) that per-call path,
+# exactly, and (b) ``decode`` itself, token by token.
+
+from rest_rl.core import offsets as offsets_module  # noqa: E402
+
+
+def per_call_spans(tok, ids: list[int], skip: bool) -> tuple[str, list[tuple[int, int]]]:
+    """The per-call reference: what ``token_char_offsets`` computed before the per-tokenizer table."""
+    text = tok.decode(ids, skip_special_tokens=skip)
+    if not ids:
+        return text, []
+    spans = offsets_module._byte_level_spans(tok, ids, text, skip)
+    if spans is None:
+        spans = offsets_module._prefix_decode_spans(tok, ids, text, skip)
+    return text, spans
+
+
+def assert_matches_decode(tok, ids: list[int], skip: bool) -> tuple[str, list[tuple[int, int]]]:
+    """Fast path == per-call path; text == decode; every token whose span no other token shares decodes,
+    alone, to exactly the characters of its span."""
+    text, spans = token_char_offsets(tok, ids, skip_special_tokens=skip)
+    assert (text, spans) == per_call_spans(tok, ids, skip)
+    assert text == tok.decode(ids, skip_special_tokens=skip)
+    assert len(spans) == len(ids)
+    check_spans(text, spans)
+    nonempty = [(s, e) for s, e in spans if e > s]
+    for tid, (s, e) in zip(ids, spans):
+        if e > s and sum(1 for a, b in nonempty if a < e and s < b) == 1:
+            assert text[s:e] == tok.decode([tid], skip_special_tokens=skip)
+        elif e == s:
+            assert tok.decode([tid], skip_special_tokens=skip) == ""
+    arr_text, arr = token_char_offsets(tok, ids, skip_special_tokens=skip, as_array=True)
+    assert arr_text == text and arr.dtype == np.int64 and arr.shape == (len(ids), 2)
+    assert [tuple(row) for row in arr.tolist()] == spans
+    # the table itself gives these spans whenever the per-call byte-level path does (no silent fallback)
+    if ids and all(0 <= t < len(tok) for t in ids) and offsets_module._byte_level_spans(tok, ids, text, skip):
+        fast = offsets_module._memo_spans(offsets_module._vocab_bytes(tok), np.array(ids), text, skip)
+        assert fast is not None and [tuple(row) for row in fast.tolist()] == spans
+    return text, spans
+
+
+def _interesting_ids(tok) -> list[int]:
+    """Ids that stress the byte mapping: specials, added tags, single bytes (UTF-8 lead, continuation and
+    invalid bytes), and a few multi-byte pieces."""
+    table = byte_to_unicode()
+    singles = tok.convert_tokens_to_ids([table[b] for b in (0x0A, 0x20, 0x41, 0x80, 0xBF, 0xC3, 0xA9, 0xE2, 0xF0, 0x9F, 0xFF)])
+    tags = [i for i in tok.convert_tokens_to_ids(list(TAGS)) if i != tok.unk_token_id]
+    return sorted({*tok.all_special_ids, *tags, *(i for i in singles if i is not None)})
+
+
+def id_sequences(tok, max_size: int = 60):
+    vocab = len(tok)
+    return st.lists(
+        st.one_of(st.integers(0, vocab - 1), st.sampled_from(_interesting_ids(tok))), max_size=max_size
+    )
+
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.mark.parametrize("tok_name", TOKENIZERS)
+def test_fast_path_equals_per_call_path_and_decode_on_random_ids(tok_name, request):
+    tok = request.getfixturevalue(tok_name)
+
+    @FAST
+    @given(ids=id_sequences(tok), skip=st.booleans())
+    def check(ids, skip):
+        assert_matches_decode(tok, ids, skip)
+
+    check()
+
+
+@pytest.mark.parametrize("tok_name", TOKENIZERS)
+def test_fast_path_on_split_multibyte_characters_and_invalid_utf8(tok_name, request):
+    tok = request.getfixturevalue(tok_name)
+    table = byte_to_unicode()
+
+    def byte_ids(data: bytes) -> list[int]:
+        return tok.convert_tokens_to_ids([table[b] for b in data])
+
+    a, b = tok("a ")["input_ids"], tok(" b")["input_ids"]
+    cases = [
+        byte_ids("\U0001f9ec".encode()),  # a 4-byte character, one token per byte
+        byte_ids("é".encode())[:1],  # truncated: U+FFFD
+        byte_ids(b"\x80\x80"),  # lone continuation bytes
+        byte_ids(b"\xe2\x82") + a,  # a truncated 3-byte character, then text
+        byte_ids(b"\xff\xfe") + b,  # bytes that never occur in UTF-8
+        byte_ids("€".encode()) + [tok.eos_token_id] + byte_ids("€".encode())[:2] + [tok.eos_token_id],
+        [tok.eos_token_id] + byte_ids("é".encode())[1:] + a,  # a skipped special token before a continuation byte
+        byte_ids("€".encode())[:1] + [tok.eos_token_id] * 2 + byte_ids("€".encode())[1:] + a,  # ... inside a character
+        a + byte_ids("🙂".encode())[:3] + [tok.eos_token_id] + byte_ids("🙂".encode())[3:] + [tok.eos_token_id],
+    ]
+    for ids in cases:
+        for skip in (True, False):
+            assert_matches_decode(tok, ids, skip)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_tok(tmp_path_factory):
+    """The tokenizer of the embedded tiny model (``rest-rl tiny-model``), saved and loaded back as a user would."""
+    from transformers import AutoTokenizer
+
+    from rest_rl.models.tiny import make_embedded_model
+
+    return AutoTokenizer.from_pretrained(make_embedded_model(tmp_path_factory.mktemp("tiny-model")))
+
+
+def test_fast_path_on_the_tiny_model_tokenizer(tiny_model_tok):
+    tok = tiny_model_tok
+
+    @FAST
+    @given(ids=id_sequences(tok, max_size=80), skip=st.booleans())
+    def check(ids, skip):
+        assert_matches_decode(tok, ids, skip)
+
+    check()
+    # a rendered tool-use conversation, as the trainer decodes it
+    messages = [
+        {"role": "user", "content": "Pay 30 from Ann to Bo, and say é 🙂"},
+        {"role": "assistant", "content": "<think> two look-ups </think>", "tool_calls": [
+            {"type": "function", "function": {"name": "acct", "arguments": {"owner": "Ann"}}}]},
+        {"role": "tool", "name": "acct", "content": '{"id": "K42"}'},
+        {"role": "assistant", "content": "Done: K42 paid 30."},
+    ]  # fmt: skip
+    ids = tok(tok.apply_chat_template(messages, tokenize=False), add_special_tokens=False)["input_ids"]
+    for skip in (True, False):
+        text, _ = assert_matches_decode(tok, ids, skip)
+        assert '{"name": "acct", "arguments": {"owner": "Ann"}}' in text
+
+
+def test_added_tokens_outside_the_byte_alphabet_and_a_changed_vocabulary():
+    """Added tokens whose text is not byte-level (non-ASCII, spaces) and special tokens added after the first
+    call: the table is rebuilt when ``len(tokenizer)`` changes and still agrees with the per-call path."""
+    from rest_rl.models import build_bpe_tokenizer
+
+    tok = build_bpe_tokenizer(tags_as_tokens=True)
+    ids = tok("<think> é </think>")["input_ids"]
+    assert_matches_decode(tok, ids, True)
+    before = offsets_module._vocab_bytes(tok)
+    tok.add_tokens(["Grüße", "two words", "\u0120Hi", "🙂x"])
+    tok.add_special_tokens({"additional_special_tokens": ["<|sp ace|>", "<|é|>"]})
+    assert offsets_module._vocab_bytes(tok) is before  # nothing looks at len(tok) while the table serves
+    assert_matches_decode(tok, [len(tok) - 1], True)  # an id beyond the table: len(tok) changed, rebuilt
+    after = offsets_module._vocab_bytes(tok)
+    assert after is not before and after.size == len(tok)
+    assert after.modes[False].any_flags  # these ids take the exact two-step path of _byte_level_spans
+    new_ids = list(range(len(tok) - 6, len(tok)))
+    rng = random.Random(7)
+    for _ in range(300):
+        mixed = [rng.choice(new_ids + ids + [0, 1, 2, rng.randrange(len(tok))]) for _ in range(rng.randrange(0, 25))]
+        for skip in (True, False):
+            assert_matches_decode(tok, mixed, skip)
+
+
+def test_ids_outside_the_vocabulary_and_odd_inputs_take_the_per_call_path(bpe_tok_tags):
+    tok = bpe_tok_tags
+    base = tok("<think> é 🙂 </think>")["input_ids"]
+    for ids in ([len(tok) + 5] + base, base + [10**6], [2**32 - 1]):
+        assert token_char_offsets(tok, ids) == per_call_spans(tok, ids, True)
+    for ids in (np.array(base, dtype=np.uint16), np.array(base, dtype=np.int32), tuple(base), torch.tensor(base, dtype=torch.int32)):
+        assert token_char_offsets(tok, ids) == per_call_spans(tok, base, True)
+    assert token_char_offsets(tok, [True, 5]) == per_call_spans(tok, [1, 5], True)  # items convert as int() does
+    with pytest.raises((TypeError, ValueError, OverflowError)):
+        token_char_offsets(tok, [None])
+
+
+class _RecordingTokenizer:
+    """A duck-typed byte-level tokenizer (not transformers' class): records what ``decode`` receives."""
+
+    def __init__(self, tok):
+        self._tok = tok
+        self.seen: list = []
+        self.added_tokens_decoder = tok.added_tokens_decoder
+
+    def __len__(self):
+        return len(self._tok)
+
+    def convert_ids_to_tokens(self, ids):
+        return self._tok.convert_ids_to_tokens(ids)
+
+    def decode(self, ids, skip_special_tokens=False):
+        self.seen.append(ids)
+        return self._tok.decode(ids, skip_special_tokens=skip_special_tokens)
+
+
+def test_a_duck_typed_decode_gets_a_list_of_ints_and_the_table_is_used(bpe_tok_tags):
+    rec = _RecordingTokenizer(bpe_tok_tags)
+    ids = bpe_tok_tags("<tool_call> é </tool_call>")["input_ids"]
+    for given_ids in (ids, np.array(ids), torch.tensor(ids)):
+        assert token_char_offsets(rec, given_ids) == token_char_offsets(bpe_tok_tags, ids)
+    assert all(type(seen) is list and all(type(t) is int for t in seen) for seen in rec.seen)
+    assert offsets_module._vocab_bytes(rec) is not None
+
+
+class _ShoutingTokenizer(_RecordingTokenizer):
+    """Byte-level pieces, but a decode that changes the text: the reconstruction never matches."""
+
+    def decode(self, ids, skip_special_tokens=False):
+        return self._tok.decode(ids, skip_special_tokens=skip_special_tokens).upper()
+
+
+def test_a_reconstruction_that_does_not_match_decode_falls_back(bpe_tok_tags):
+    tok = _ShoutingTokenizer(bpe_tok_tags)
+    ids = bpe_tok_tags("<think> abc </think> é")["input_ids"]
+    text, spans = token_char_offsets(tok, ids)
+    assert text == bpe_tok_tags.decode(ids, skip_special_tokens=True).upper()
+    assert spans == offsets_module._prefix_decode_spans(tok, ids, text, True)
+    check_spans(text, spans)
+
+
+def test_the_table_leaves_with_its_tokenizer():
+    import gc
+
+    from rest_rl.models import build_bpe_tokenizer
+
+    tok = build_bpe_tokenizer(tags_as_tokens=False)
+    token_char_offsets(tok, tok("hi")["input_ids"])
+    key = id(tok)
+    assert key in offsets_module._TABLES
+    del tok
+    gc.collect()
+    assert key not in offsets_module._TABLES
+
+
+def test_a_decode_patched_on_a_transformers_tokenizer_gets_a_list(bpe_tok_text):
+    """Only transformers' own ``decode`` is given numpy arrays (it documents them); a function set on the
+    instance, as tests and wrappers do, gets the list of ints the per-call path always passed."""
+    import copy
+
+    tok = copy.deepcopy(bpe_tok_text)
+    seen = []
+    original = tok.decode
+
+    def decode(ids, skip_special_tokens=False, **kwargs):
+        seen.append(ids)
+        return original(list(ids), skip_special_tokens=skip_special_tokens, **kwargs)
+
+    tok.decode = decode
+    ids = tok("<think> é </think>")["input_ids"]
+    assert token_char_offsets(tok, np.array(ids)) == token_char_offsets(bpe_tok_text, ids)
+    assert seen and all(type(x) is list for x in seen)
+    assert offsets_module._decodes_arrays(bpe_tok_text) and not offsets_module._decodes_arrays(tok)

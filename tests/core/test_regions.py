@@ -464,3 +464,151 @@ def test_real_tokens_get_one_region_and_tool_name_tokens_are_pure(bpe_tok_tags, 
         for (s, e), region in zip(spans, regions):
             if region == R.TOOL_NAME:
                 assert (labels[s:e] == R.TOOL_NAME).all()
+
+
+# --------------------------------------------------------------------------- the call-block lexer
+#
+# For speed, the lexer of a <tool_call> block lets a string or bare word take the ``:`` / ``,`` after it into
+# the same regex match (and a closing bracket its ``,``), and writes string bodies in unrolled form. The
+# labels must be exactly those of the plain lexer, one JSON token per match, kept here as the reference.
+
+from unittest import mock  # noqa: E402
+
+from rest_rl.core import regions as regions_module  # noqa: E402
+
+_REF_TOKEN_RE = __import__("re").compile(
+    r'("(?:[^"\\\n]|\\.?)*)("?)'
+    r"|('(?:[^'\\\n]|\\.?)*)('?)"
+    r"|([{\[])"
+    r"|([}\]])"
+    r"|(:)"
+    r"|(,)"
+    r"|(</?(?:think|tool_call|response)>)"
+    r"|([^\s\"'{}\[\]:,<]+)"
+)
+
+
+def _reference_label_call_block(text: str, start: int, end: int, labels: np.ndarray, paint=None) -> None:
+    """The plain lexer: one regex match per JSON token, the same state machine (paints region codes)."""
+    m_ = regions_module
+    labels[start:end] = R.SCAFFOLD
+    stack: list[list[int]] = []
+    for m in _REF_TOKEN_RE.finditer(text, start, end):
+        g = m.lastindex
+        if g in (2, 4, 10):
+            if g == 10:
+                c0, c1 = m.span()
+                while c0 > start and text[c0 - 1] in " \t":
+                    c0 -= 1
+            else:
+                c0, c1 = m.start(g - 1) + 1, m.end(g - 1)
+            if not stack:
+                continue
+            frame = stack[-1]
+            role = frame[0]
+            if role == m_._ROLE_VALUE:
+                labels[c0:c1] = R.ARG_VALUE
+                frame[2] = m_._AFTER_VALUE
+                continue
+            if frame[1] and frame[2] != m_._EXPECT_VALUE:
+                frame[2] = m_._AFTER_KEY
+                if role == m_._ROLE_CALL:
+                    frame[3] = m_._CALL_KEYS.get(text[c0:c1], m_._KEY_OTHER)
+                elif role == m_._ROLE_ARGS:
+                    labels[c0:c1] = R.ARG_KEY
+                continue
+            frame[2] = m_._AFTER_VALUE
+            if role == m_._ROLE_ARGS:
+                labels[c0:c1] = R.ARG_VALUE
+            elif role == m_._ROLE_CALL:
+                if frame[3] == m_._KEY_NAME:
+                    labels[c0:c1] = R.TOOL_NAME
+                elif frame[3] == m_._KEY_ARGS:
+                    labels[c0:c1] = R.ARG_VALUE
+        elif g == 5:
+            is_object = m.group(g) == "{"
+            if stack and stack[-1][2] != m_._EXPECT_VALUE:
+                stack.clear()
+            if not stack:
+                role = m_._ROLE_CALL if is_object else m_._ROLE_CALL_LIST
+            else:
+                parent = stack[-1]
+                prole = parent[0]
+                parent[2] = m_._AFTER_VALUE
+                if prole == m_._ROLE_CALL_LIST:
+                    role = m_._ROLE_CALL if is_object else m_._ROLE_CALL_LIST
+                elif prole == m_._ROLE_CALL:
+                    if parent[3] == m_._KEY_ARGS:
+                        role = m_._ROLE_ARGS if is_object else m_._ROLE_VALUE
+                    elif parent[3] == m_._KEY_FUNCTION and is_object:
+                        role = m_._ROLE_CALL
+                    else:
+                        role = m_._ROLE_IGNORED
+                elif prole in (m_._ROLE_ARGS, m_._ROLE_VALUE):
+                    role = m_._ROLE_VALUE
+                else:
+                    role = m_._ROLE_IGNORED
+            stack.append([role, is_object, m_._EXPECT_KEY if is_object else m_._EXPECT_VALUE, m_._KEY_OTHER])
+        elif g == 6:
+            if stack:
+                stack.pop()
+        elif g == 7:
+            if stack and stack[-1][1]:
+                stack[-1][2] = m_._EXPECT_VALUE
+        elif g == 8:
+            if stack:
+                stack[-1][2] = m_._EXPECT_KEY if stack[-1][1] else m_._EXPECT_VALUE
+                stack[-1][3] = m_._KEY_OTHER
+        else:
+            labels[m.start() : m.end()] = R.FORMAT
+            stack.clear()
+
+
+def reference_label_chars(text: str) -> np.ndarray:
+    with mock.patch.object(regions_module, "_label_call_block", _reference_label_call_block):
+        return label_chars(text)
+
+
+JSON_PIECES = [
+    '"', "'", "\\", '\\"', "{", "}", "[", "]", ":", ",", " ", "\t", "\n", "\r", "\u3000", "  ,", " : ", "},", "] ,",
+    '"name"', '"arguments"', '"parameters"', '"function"', "true", "-1.5e3", "null", "x", "é", "🙂",
+    "<tool_call>", "</tool_call>", "<think>", "<",
+]
+json_text = st.lists(st.sampled_from(JSON_PIECES) | st.text(max_size=3), max_size=60).map(
+    lambda parts: "<tool_call>" + "".join(parts)
+)
+
+
+def _json_call_text(value) -> str:
+    import json
+
+    return "<tool_call>\n" + json.dumps(value) + "\n</tool_call>"
+
+
+json_calls = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["name", "arguments", "k", "a\\"]), inner, max_size=4),
+    max_leaves=12,
+).map(_json_call_text)
+
+
+@PROPS
+@given(st.one_of(any_text, json_text, json_calls))
+def test_call_block_lexer_matches_the_one_token_per_match_reference(text):
+    got = label_chars(text)
+    assert got.dtype == np.uint8 and got.tolist() == reference_label_chars(text).tolist()
+
+
+def test_call_block_lexer_matches_the_reference_on_real_and_cut_calls():
+    text = TOOLRL_TWO_CALLS + HERMES_TWO_BLOCKS + '<tool_call>[{"function": {"name": "f", "arguments": "{\\"a\\": 1}"}}, '
+    for cut in range(len(text) + 1):
+        assert label_chars(text[:cut]).tolist() == reference_label_chars(text[:cut]).tolist()
+
+
+@PROPS
+@given(st.one_of(any_text, json_text))
+def test_ranks_painted_directly_equal_the_ranks_of_the_codes(text):
+    """label_tokens reduces over priority ranks painted directly (no code -> rank lookup per character)."""
+    ranks = regions_module._char_ranks(text)
+    assert ranks.dtype == np.uint8 and ranks.shape == (len(text) + 1,) and ranks[-1] == 0
+    assert ranks[:-1].tolist() == regions_module._RANK_OF_REGION[label_chars(text)].tolist()

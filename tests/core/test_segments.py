@@ -142,3 +142,66 @@ def test_shape_and_type_errors(tok) -> None:
     assert label_segments(tok, [], []) == []
     empty = label_segments(tok, torch.zeros(2, 0, dtype=torch.long), torch.zeros(2, 0))
     assert empty.shape == (2, 0) and empty.dtype == torch.int64
+
+
+# --------------------------------------------------------------------------- the array fast path
+#
+# ``label_segments`` takes each run's offsets as an array straight from the per-tokenizer table (no list of
+# span tuples in between); the codes must be those of the public composition run by run.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PIECES = [TURN_1, TOOL_OUTPUT, TURN_2, " é 🙂 ", '{"a": [1, "b"]}', "<tool_call>", "</think>", "plain"]
+
+
+def _by_composition(tok, ids: list[int], mask: list[int], fill: int, skip: bool) -> list[int]:
+    out = [fill] * len(ids)
+    for start, end in mask_runs(mask):
+        text, spans = token_char_offsets(tok, ids[start:end], skip_special_tokens=skip)
+        out[start:end] = label_tokens(text, spans).tolist()
+    return out
+
+
+@st.composite
+def rows_and_masks(draw, tok):
+    """A batch of rows: text pieces, EOS / pad / random ids, and masks with several runs."""
+    vocab = len(tok)
+    specials = [tok.eos_token_id, tok.pad_token_id, *tok.all_special_ids]
+    width = draw(st.integers(0, 70))
+    rows, masks = [], []
+    for _ in range(draw(st.integers(1, 3))):
+        ids: list[int] = []
+        while len(ids) < width:
+            kind = draw(st.integers(0, 2))
+            if kind == 0:
+                ids += _ids(tok, draw(st.sampled_from(PIECES)))
+            elif kind == 1:
+                ids.append(draw(st.sampled_from(specials)))
+            else:
+                ids.append(draw(st.integers(0, vocab - 1)))
+        rows.append(ids[:width])
+        masks.append(draw(st.lists(st.integers(0, 1), min_size=width, max_size=width)))
+    return rows, masks
+
+
+@pytest.mark.parametrize("tok_name", TOKENIZERS)
+def test_label_segments_equals_the_public_composition_on_random_batches(tok_name, request) -> None:
+    tok = request.getfixturevalue(tok_name)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(case=rows_and_masks(tok), fill=st.sampled_from([0, -1, 7]), skip=st.booleans())
+    def check(case, fill, skip):
+        rows, masks = case
+        expected = [_by_composition(tok, r, m, fill, skip) for r, m in zip(rows, masks)]
+        width = len(rows[0])
+        as_tensor = label_segments(tok, torch.tensor(rows, dtype=torch.long).reshape(len(rows), width),
+                                   torch.tensor(masks).reshape(len(rows), width), fill=fill, skip_special_tokens=skip)
+        assert as_tensor.tolist() == expected
+        as_array = label_segments(tok, np.array(rows, dtype=np.int32).reshape(len(rows), width),
+                                  np.array(masks).reshape(len(rows), width), fill=fill, skip_special_tokens=skip)
+        assert as_array.tolist() == expected
+        assert label_segments(tok, rows, masks, fill=fill, skip_special_tokens=skip) == expected
+        assert label_segments(tok, rows[0], masks[0], fill=fill, skip_special_tokens=skip) == expected[0]
+
+    check()

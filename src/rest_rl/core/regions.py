@@ -56,8 +56,11 @@ so every character of a TOOL_NAME token lies inside a tool-name string's content
 empty span (e.g. an EOS stripped from the decoded text) is OTHER.
 
 Speed: tags are found with one compiled regex, only call blocks are lexed (a few dozen matches per
-call), regions are painted with numpy slice assignment and tokens are resolved vectorised; no Python
-loop runs over characters or tokens.
+call, a separator riding along with the string or word before it), regions are painted with numpy
+slice assignment and tokens are resolved vectorised; no Python loop runs over characters or tokens.
+:func:`label_tokens` paints priority ranks directly (the same painter as :func:`label_chars`, other
+values), and :func:`~rest_rl.core.segments.label_segments` resolves the tokens of all its segments in
+one reduction.
 """
 
 from __future__ import annotations
@@ -144,35 +147,40 @@ _RANK_OF_REGION = _readonly(
 )
 _REGION_OF_RANK = _readonly([int(r) for r in reversed(REGION_PRIORITY)], np.int64)
 
-_FORMAT = int(Region.FORMAT)
-_THINK = int(Region.THINK)
-_TOOL_NAME = int(Region.TOOL_NAME)
-_ARG_KEY = int(Region.ARG_KEY)
-_ARG_VALUE = int(Region.ARG_VALUE)
-_RESPONSE = int(Region.RESPONSE)
-_SCAFFOLD = int(Region.SCAFFOLD)
+_Paint = tuple[int, int, int, int, int, int, int]
+"""The values painted for FORMAT, THINK, TOOL_NAME, ARG_KEY, ARG_VALUE, RESPONSE, SCAFFOLD (OTHER is 0)."""
+_PAINTED = (
+    Region.FORMAT, Region.THINK, Region.TOOL_NAME, Region.ARG_KEY, Region.ARG_VALUE, Region.RESPONSE, Region.SCAFFOLD
+)  # fmt: skip
+_PAINT_CODES: _Paint = tuple(int(r) for r in _PAINTED)  # type: ignore[assignment]
+_PAINT_RANKS: _Paint = tuple(int(_RANK_OF_REGION[r]) for r in _PAINTED)  # type: ignore[assignment]
 
 _TAG_RE = re.compile(r"<(/?)(think|tool_call|response)>")
 _CALL_CLOSE = "</tool_call>"
-_CLOSERS: Mapping[str, tuple[str, int]] = MappingProxyType(
-    {"think": ("</think>", _THINK), "response": ("</response>", _RESPONSE)}
-)
+# closing tag and the index in a paint tuple of the block's region
+_CLOSERS: Mapping[str, tuple[str, int]] = MappingProxyType({"think": ("</think>", 1), "response": ("</response>", 5)})
 
 # Lexer for the inside of a <tool_call> block. Whitespace (and a lone "<") matches nothing and is
 # skipped by finditer, so it keeps the block's default label SCAFFOLD. Strings never cross a
-# newline: a string left open by truncation ends at the end of its line.
+# newline: a string left open by truncation ends at the end of its line; a backslash escapes the
+# next character (string bodies are written unrolled, ``[^"\\\n]*(?:\\.?[^"\\\n]*)*``, which
+# matches what ``(?:[^"\\\n]|\\.?)*`` does, faster). For speed a string or bare word takes the
+# ``:`` or ``,`` that follows it (after optional whitespace) into the same match, and a closing
+# bracket a following ``,``: the same JSON tokens in the same order as one match each (whitespace
+# between them is skipped either way), in fewer matches.
 _CALL_TOKEN_RE = re.compile(
-    r'("(?:[^"\\\n]|\\.?)*)("?)'  # 1, 2: double-quoted string body (with opening quote), closing quote
-    r"|('(?:[^'\\\n]|\\.?)*)('?)"  # 3, 4: single-quoted string (Python-style dicts, best effort)
-    r"|([{\[])"  # 5: opening bracket
-    r"|([}\]])"  # 6: closing bracket
-    r"|(:)"  # 7: colon
-    r"|(,)"  # 8: comma
-    r"|(</?(?:think|tool_call|response)>)"  # 9: a tag inside the block
-    r"|([^\s\"'{}\[\]:,<]+)"  # 10: bare word: number, true/false/null, unquoted garbage
+    r'("[^"\\\n]*(?:\\.?[^"\\\n]*)*)("?)(?:\s*([:,]))?'  # 1: "string body, 2: closing quote, 3: separator
+    r"|('[^'\\\n]*(?:\\.?[^'\\\n]*)*)('?)(?:\s*([:,]))?"  # 4, 5, 6: single-quoted (Python dicts, best effort)
+    r"|([{\[])"  # 7: opening bracket
+    r"|([}\]])(?:\s*(,))?"  # 8: closing bracket; 9: comma
+    r"|(:)"  # 10: colon
+    r"|(,)"  # 11: comma
+    r"|(</?(?:think|tool_call|response)>)"  # 12: a tag inside the block
+    r"|([^\s\"'{}\[\]:,<]+)(?:\s*(,))?"  # 13: bare word (number, true, garbage); 14: comma
 )
-# ``Match.lastindex`` of each alternative (a string's is that of its closing-quote group).
-_G_DQ, _G_SQ, _G_OPEN, _G_CLOSE, _G_COLON, _G_COMMA, _G_TAG, _G_BARE = 2, 4, 5, 6, 7, 8, 9, 10
+
+# ``Match.lastindex`` of the alternatives that are not a string or a bare word.
+_G_OPEN, _G_CLOSE, _G_CLOSE_COMMA, _G_COLON, _G_COMMA = 7, 8, 9, 10, 11
 
 # Roles of a JSON container inside a call block.
 _ROLE_CALL = 0  # an object that is a call: {"name": ..., "parameters"/"arguments": {...}}
@@ -191,135 +199,146 @@ _CALL_KEYS: Mapping[str, int] = MappingProxyType(
 _EXPECT_KEY, _AFTER_KEY, _EXPECT_VALUE, _AFTER_VALUE = 0, 1, 2, 3
 
 
-def _label_call_block(text: str, start: int, end: int, labels: np.ndarray) -> None:
+def _label_call_block(text: str, start: int, end: int, labels: np.ndarray, paint: _Paint | None = None) -> None:
     """Label ``text[start:end]``, the inside of a ``<tool_call>`` block, in place.
 
     The block is first set to SCAFFOLD; a regex lexer then walks its JSON tokens with a small
-    stack of containers (each frame is ``[role, is_object, state, key_kind]``) and paints the
-    content of names, keys and values. Recovery from broken JSON: a ``{`` or ``[`` where no value
-    can start, or any tag, resets the stack to the top level (a new call begins).
+    stack of containers (each frame is ``(role, is_object, state, key_kind)``; the innermost one is
+    kept in local variables, ``role == -1`` when none is open) and paints the content of names,
+    keys and values. Recovery from broken JSON: a ``{`` or ``[`` where no value can start, or any
+    tag, resets the stack to the top level (a new call begins). ``paint`` gives the values painted
+    (region codes by default; see :data:`_PAINT_RANKS`).
     """
-    labels[start:end] = _SCAFFOLD
-    stack: list[list[int]] = []
+    fmt, _, tool_name, arg_key, arg_value, _, scaffold = paint or _PAINT_CODES
+    labels[start:end] = scaffold
+    outer: list[tuple[int, bool, int, int]] = []  # the enclosing containers, outermost first
+    role, is_object, state, kind = -1, False, _EXPECT_KEY, _KEY_OTHER  # the innermost container
     for m in _CALL_TOKEN_RE.finditer(text, start, end):
-        g = m.lastindex
-        if g == _G_DQ or g == _G_SQ or g == _G_BARE:
-            if g == _G_BARE:
-                c0, c1 = m.span()
+        g = m.lastindex  # the last group that matched tells the alternative (and its separator)
+        if g <= 6 or g >= 13:  # a string or a bare word, possibly with a separator after it
+            if g >= 13:
+                c0, c1 = m.span(13)
                 # Spaces right before a bare literal (`` true``, `` 42``) belong to it: byte-level BPE
                 # glues them to the word, and that token is the value decision, not punctuation.
                 while c0 > start and text[c0 - 1] in " \t":
                     c0 -= 1
+                colon = None if g == 13 else False
             else:
-                c0, c1 = m.start(g - 1) + 1, m.end(g - 1)
-            if not stack:
-                continue
-            frame = stack[-1]
-            role = frame[0]
+                c0, c1 = m.span(1 if g <= 3 else 4)
+                c0 += 1  # without the opening quote
+                colon = None if (g == 2 or g == 5) else m.group(g) == ":"
             if role == _ROLE_VALUE:
-                labels[c0:c1] = _ARG_VALUE
-                frame[2] = _AFTER_VALUE
-                continue
-            is_key = frame[1] and frame[2] != _EXPECT_VALUE
-            if is_key:
-                frame[2] = _AFTER_KEY
-                if role == _ROLE_CALL:
-                    frame[3] = _CALL_KEYS.get(text[c0:c1], _KEY_OTHER)
-                elif role == _ROLE_ARGS:
-                    labels[c0:c1] = _ARG_KEY
-                continue
-            frame[2] = _AFTER_VALUE
-            if role == _ROLE_ARGS:
-                labels[c0:c1] = _ARG_VALUE
-            elif role == _ROLE_CALL:
-                kind = frame[3]
-                if kind == _KEY_NAME:
-                    labels[c0:c1] = _TOOL_NAME
-                elif kind == _KEY_ARGS:  # arguments given as a JSON-encoded string
-                    labels[c0:c1] = _ARG_VALUE
-        elif g == _G_OPEN:
-            is_object = m.group(g) == "{"
-            if stack and stack[-1][2] != _EXPECT_VALUE:
-                stack.clear()  # no value can start here: broken JSON, assume a new call begins
-            if not stack:
-                role = _ROLE_CALL if is_object else _ROLE_CALL_LIST
-            else:
-                parent = stack[-1]
-                prole = parent[0]
-                parent[2] = _AFTER_VALUE
-                if prole == _ROLE_CALL_LIST:
-                    role = _ROLE_CALL if is_object else _ROLE_CALL_LIST
-                elif prole == _ROLE_CALL:
-                    kind = parent[3]
-                    if kind == _KEY_ARGS:
-                        role = _ROLE_ARGS if is_object else _ROLE_VALUE
-                    elif kind == _KEY_FUNCTION and is_object:
-                        role = _ROLE_CALL
-                    else:
-                        role = _ROLE_IGNORED
-                elif prole == _ROLE_ARGS or prole == _ROLE_VALUE:
-                    role = _ROLE_VALUE
+                labels[c0:c1] = arg_value
+                state = _AFTER_VALUE
+            elif role >= 0:
+                if is_object and state != _EXPECT_VALUE:  # a key
+                    state = _AFTER_KEY
+                    if role == _ROLE_CALL:
+                        kind = _CALL_KEYS.get(text[c0:c1], _KEY_OTHER)
+                    elif role == _ROLE_ARGS:
+                        labels[c0:c1] = arg_key
                 else:
-                    role = _ROLE_IGNORED
-            stack.append([role, is_object, _EXPECT_KEY if is_object else _EXPECT_VALUE, _KEY_OTHER])
-        elif g == _G_CLOSE:
-            if stack:
-                stack.pop()
+                    state = _AFTER_VALUE
+                    if role == _ROLE_ARGS:
+                        labels[c0:c1] = arg_value
+                    elif role == _ROLE_CALL:
+                        if kind == _KEY_NAME:
+                            labels[c0:c1] = tool_name
+                        elif kind == _KEY_ARGS:  # arguments given as a JSON-encoded string
+                            labels[c0:c1] = arg_value
+            if colon is None:
+                continue
+        elif g == _G_OPEN:
+            opens_object = text[m.start()] == "{"
+            if role >= 0 and state != _EXPECT_VALUE:
+                outer.clear()  # no value can start here: broken JSON, assume a new call begins
+                role = -1
+            if role < 0:
+                new_role = _ROLE_CALL if opens_object else _ROLE_CALL_LIST
+            else:
+                if role == _ROLE_CALL_LIST:
+                    new_role = _ROLE_CALL if opens_object else _ROLE_CALL_LIST
+                elif role == _ROLE_CALL:
+                    if kind == _KEY_ARGS:
+                        new_role = _ROLE_ARGS if opens_object else _ROLE_VALUE
+                    elif kind == _KEY_FUNCTION and opens_object:
+                        new_role = _ROLE_CALL
+                    else:
+                        new_role = _ROLE_IGNORED
+                elif role == _ROLE_ARGS or role == _ROLE_VALUE:
+                    new_role = _ROLE_VALUE
+                else:
+                    new_role = _ROLE_IGNORED
+                outer.append((role, is_object, _AFTER_VALUE, kind))  # the parent has its value now
+            role, is_object, kind = new_role, opens_object, _KEY_OTHER
+            state = _EXPECT_KEY if opens_object else _EXPECT_VALUE
+            continue
+        elif g <= _G_CLOSE_COMMA:  # a closing bracket, possibly with a comma after it
+            if role >= 0:
+                if outer:
+                    role, is_object, state, kind = outer.pop()
+                else:
+                    role = -1
+            if g == _G_CLOSE:
+                continue
+            colon = False
         elif g == _G_COLON:
-            if stack and stack[-1][1]:
-                stack[-1][2] = _EXPECT_VALUE
+            colon = True
         elif g == _G_COMMA:
-            if stack:
-                frame = stack[-1]
-                frame[2] = _EXPECT_KEY if frame[1] else _EXPECT_VALUE
-                frame[3] = _KEY_OTHER
+            colon = False
         else:  # a tag inside the block: FORMAT, and whatever follows starts afresh
-            labels[m.start():m.end()] = _FORMAT
-            stack.clear()
+            labels[m.start() : m.end()] = fmt
+            outer.clear()
+            role = -1
+            continue
+        # a separator: ``:`` then a value, ``,`` then the next key (object) or value (array)
+        if role >= 0:
+            if colon:
+                if is_object:
+                    state = _EXPECT_VALUE
+            else:
+                state = _EXPECT_KEY if is_object else _EXPECT_VALUE
+                kind = _KEY_OTHER
 
 
-def label_chars(text: str) -> np.ndarray:
-    """Return the :class:`Region` code of every character of ``text`` (``uint8``, ``len(text)``).
-
-    Follows the rules of the module docstring. Never raises on a string; a non-string input is
-    treated as the empty string.
-    """
-    if not isinstance(text, str):
-        text = ""
+def _paint_chars(text: str, paint: _Paint, extra: int) -> np.ndarray:
+    """``len(text) + extra`` values (uint8, zero = OTHER): the painted regions of ``text``."""
     n = len(text)
-    labels = np.zeros(n, dtype=np.uint8)  # Region.OTHER == 0
+    labels = np.zeros(n + extra, dtype=np.uint8)  # Region.OTHER == 0, and its rank is 0 too
     if "<" not in text:
         return labels
+    fmt = paint[0]
     tags = [(m.start(), m.end(), m.group(1) == "/", m.group(2)) for m in _TAG_RE.finditer(text)]
     pos = 0
     absent: set[str] = set()  # closing tags known not to occur after the current position
     for i, (s, e, closing, name) in enumerate(tags):
         if s < pos:
             continue  # already consumed by the block before
-        labels[s:e] = _FORMAT
+        labels[s:e] = fmt
         pos = e
         if closing:
             if i == 0 and name == "think":
-                labels[:s] = _THINK  # the opening <think> was in the prompt (Qwen3 thinking templates)
+                labels[:s] = paint[1]  # THINK: the opening <think> was in the prompt (Qwen3 thinking templates)
             continue
         if name == "tool_call":
             close = text.find(_CALL_CLOSE, e)
             stop = n if close < 0 else close
-            _label_call_block(text, e, stop, labels)
+            _label_call_block(text, e, stop, labels, paint)
             if close >= 0:
                 pos = close + len(_CALL_CLOSE)
-                labels[close:pos] = _FORMAT
+                labels[close:pos] = fmt
             else:
                 pos = n
             continue
-        closer, region = _CLOSERS[name]
+        closer, slot = _CLOSERS[name]
+        region = paint[slot]
         close = -1 if closer in absent else text.find(closer, e)
         if close < 0:
             absent.add(closer)
         else:
             labels[e:close] = region
             pos = close + len(closer)
-            labels[close:pos] = _FORMAT
+            labels[close:pos] = fmt
             continue
         stop = n  # unclosed: ends at the next opening tag of another kind, else at end of text
         for j in range(i + 1, len(tags)):
@@ -330,6 +349,25 @@ def label_chars(text: str) -> np.ndarray:
         labels[e:stop] = region
         pos = stop
     return labels
+
+
+def label_chars(text: str) -> np.ndarray:
+    """Return the :class:`Region` code of every character of ``text`` (``uint8``, ``len(text)``).
+
+    Follows the rules of the module docstring. Never raises on a string; a non-string input is
+    treated as the empty string.
+    """
+    if not isinstance(text, str):
+        text = ""
+    return _paint_chars(text, _PAINT_CODES, 0)
+
+
+def _char_ranks(text: str) -> np.ndarray:
+    """The priority rank of every character's region, plus a trailing 0 (``len(text) + 1``, uint8):
+    what :func:`label_tokens` reduces over, painted directly instead of mapped from the codes."""
+    if not isinstance(text, str):
+        text = ""
+    return _paint_chars(text, _PAINT_RANKS, 1)
 
 
 def _offsets_array(offsets: Any) -> np.ndarray:
@@ -374,24 +412,37 @@ def label_tokens(text: str, offsets: Offsets) -> np.ndarray:
     Regions of straddling tokens follow :data:`STRADDLE_RULE`, computed vectorised: characters are
     mapped to priority ranks and each span takes its maximum via ``np.maximum.reduceat``.
     """
-    chars = label_chars(text)
-    offs = _offsets_array(offsets)
-    out = np.zeros(offs.shape[0], dtype=np.int64)  # Region.OTHER == 0
-    n = chars.shape[0]
-    if n == 0 or offs.shape[0] == 0:
-        return out
-    starts = np.clip(offs[:, 0], 0, n)
-    ends = np.clip(offs[:, 1], 0, n)
-    valid = ends > starts
-    if not valid.any():
-        return out
-    ranks = np.empty(n + 1, dtype=np.uint8)
-    np.take(_RANK_OF_REGION, chars, out=ranks[:n])
-    ranks[n] = 0  # sentinel so that an end offset of n is a valid reduceat index
-    bounds = np.stack((starts[valid], ends[valid]), axis=1).ravel()
-    span_max = np.maximum.reduceat(ranks, bounds)[::2]
-    out[valid] = _REGION_OF_RANK[span_max]
-    return out
+    return _label_spans(_char_ranks(text), _offsets_array(offsets))
+
+
+def _label_spans(ranks: np.ndarray, offs: np.ndarray) -> np.ndarray:
+    """:func:`label_tokens` from :func:`_char_ranks` of the text and an integer offsets array ``[T, 2]``."""
+    n = ranks.shape[0] - 1  # the last rank is a 0 sentinel, so that an end offset of n is a valid index
+    count = offs.shape[0]
+    if n == 0 or count == 0:
+        return np.zeros(count, dtype=np.int64)  # Region.OTHER == 0
+    clipped = np.minimum(np.maximum(offs, 0), n)  # a new array: the caller's offsets are not touched
+    valid = clipped[:, 1] > clipped[:, 0]
+    # ravel() reads row by row (start0, end0, start1, ...): the even results are the spans' maxima. An
+    # empty span's result is the rank of one character; multiplying by ``valid`` makes it rank 0, OTHER.
+    span_max = np.maximum.reduceat(ranks, clipped.ravel())[::2]
+    span_max *= valid
+    return _REGION_OF_RANK[span_max]
+
+
+def _label_spans_many(ranks: Sequence[np.ndarray], offs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """:func:`_label_spans` of several texts at once: ``ranks`` from :func:`_char_ranks` of each, their
+    offsets concatenated (``offs``, ``counts`` rows each), with one reduction over all of them."""
+    sizes = np.fromiter(map(len, ranks), dtype=np.int64, count=len(ranks))  # len(text) + 1 each
+    if not offs.shape[0]:
+        return np.zeros(0, dtype=np.int64)
+    limit = (sizes - 1).repeat(counts)[:, None]
+    clipped = np.minimum(np.maximum(offs, 0), limit)
+    valid = clipped[:, 1] > clipped[:, 0]
+    clipped += (sizes.cumsum() - sizes).repeat(counts)[:, None]  # each text's ranks start there
+    span_max = np.maximum.reduceat(np.concatenate(ranks), clipped.ravel())[::2]
+    span_max *= valid
+    return _REGION_OF_RANK.take(span_max)
 
 
 def label_batch(

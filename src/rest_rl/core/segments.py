@@ -16,6 +16,11 @@ next turn. Here nothing outside a segment can influence its labels.
 A single completion with trailing padding is the special case of one segment: pass a mask that
 is true on the non-padding prefix.
 
+Speed: for tensors and arrays, every segment of the batch is decoded and its characters painted on
+its own, but the array work (its ids' bytes from the tokenizer's memoised table, the spans, the
+token regions) runs once over all segments together; the codes are exactly those of the public
+composition ``label_tokens(*token_char_offsets(tokenizer, segment))`` (tested).
+
 The tokenizer is duck-typed as in :mod:`rest_rl.core.offsets`; this module imports no tokenizer
 library.
 """
@@ -28,8 +33,8 @@ from typing import Any, overload
 import numpy as np
 import torch
 
-from rest_rl.core.offsets import token_char_offsets
-from rest_rl.core.regions import Region, label_tokens
+from rest_rl.core.offsets import _int64_ids, _segments_text_and_spans, _text_and_spans
+from rest_rl.core.regions import Region, _char_ranks, _label_spans, _label_spans_many
 
 __all__ = ["label_segments", "mask_runs"]
 
@@ -62,13 +67,17 @@ def _bool_array(mask: Any) -> np.ndarray:
 
 
 def _label_row(
-    tokenizer: Any, ids: list[int], flags: np.ndarray, fill: int, skip_special_tokens: bool
+    tokenizer: Any, ids: list[int] | np.ndarray, flags: np.ndarray, fill: int, skip_special_tokens: bool
 ) -> np.ndarray:
-    """Region codes of one row: each run of ``flags`` labelled on its own, ``fill`` elsewhere."""
+    """Region codes of one row: each run of ``flags`` labelled on its own, ``fill`` elsewhere.
+
+    Each run is what ``label_tokens(*token_char_offsets(tokenizer, ids[start:end]))`` gives, taken
+    without building the list of span tuples in between.
+    """
     out = np.full(len(ids), fill, dtype=np.int64)
     for start, end in mask_runs(flags):
-        text, spans = token_char_offsets(tokenizer, ids[start:end], skip_special_tokens=skip_special_tokens)
-        out[start:end] = label_tokens(text, spans)
+        text, spans = _text_and_spans(tokenizer, ids[start:end], skip_special_tokens)
+        out[start:end] = _label_spans(_char_ranks(text), spans)
     return out
 
 
@@ -179,10 +188,27 @@ def _label_array(tokenizer: Any, ids: np.ndarray, mask: Any, fill: int, skip_spe
     flags = _bool_array(mask)
     if flags.shape != ids.shape:
         raise ValueError(f"mask shape {tuple(flags.shape)} != ids shape {tuple(ids.shape)}")
-    if ids.ndim == 1:
-        return _label_row(tokenizer, ids.tolist(), flags, fill, skip_special_tokens)
-    out = np.full(ids.shape, fill, dtype=np.int64)
-    for b, row in enumerate(ids.tolist()):
-        if flags[b].any():
-            out[b] = _label_row(tokenizer, row, flags[b], fill, skip_special_tokens)
-    return out
+    rows = ids.reshape(1, -1) if ids.ndim == 1 else ids
+    out = np.full(rows.shape, fill, dtype=np.int64)
+    if not rows.shape[1]:
+        return out.reshape(ids.shape)
+    # the runs of every row at once: +1 / -1 steps of the mask framed by zeros, in row-major order
+    framed = np.zeros((rows.shape[0], rows.shape[1] + 2), dtype=np.int8)
+    framed[:, 1:-1] = flags.reshape(rows.shape)
+    row_of, edge = np.nonzero(np.diff(framed, axis=1))
+    runs = list(zip(row_of[::2].tolist(), edge[::2].tolist(), edge[1::2].tolist()))
+    segments = [_int64_ids(rows[b, start:end]) for b, start, end in runs]
+    if any(seg is None for seg in segments):  # ids beyond int64: one run at a time, as lists
+        for b, start, end in runs:
+            text, spans = _text_and_spans(tokenizer, rows[b, start:end], skip_special_tokens)
+            out[b, start:end] = _label_spans(_char_ranks(text), spans)
+        return out.reshape(ids.shape)
+    # all runs together: each decoded and labelled on its own, the array work done once for all
+    texts, spans = _segments_text_and_spans(tokenizer, segments, skip_special_tokens)
+    counts = np.fromiter((end - start for _, start, end in runs), dtype=np.int64, count=len(runs))
+    codes = _label_spans_many([_char_ranks(text) for text in texts], spans, counts)
+    position = 0
+    for b, start, end in runs:
+        out[b, start:end] = codes[position : position + end - start]
+        position += end - start
+    return out.reshape(ids.shape)
