@@ -2,9 +2,12 @@
 
 Two measurements, printed as markdown tables (paste them into benchmarks/README.md):
 
-1. **Tagging throughput** — completions of about 512 tokens labelled per second on ONE core, with the
-   offsets given (what the trainer does per rollout) and including the offset computation from token ids.
-   Goal: >= 5,000 completions/s for labelling.
+1. **Tagging throughput** — completions labelled per second on ONE core (``OMP_NUM_THREADS=1``), by wall
+   clock and by the thread's CPU time: single-step completions of about 512 tokens, with the offsets given,
+   including the offset computation from the token ids (``token_char_offsets``, list and array output), and
+   through ``label_segments`` on ``[8, T]`` tensors as the trainer calls it; and multi-turn completions of 4
+   model turns (about 512 model tokens) with 3 tool results between them, each turn labelled on its own.
+   Goal: offsets + labels >= 5,000 completions/s per core.
 2. **Loss-path overhead at Qwen3's vocabulary (151,936)** — forward + backward through the LM head,
    log-probs and the clipped loss, on hidden states of shape [B, T, H]:
    * ``plain``: what TRL's GRPO loss path does — chunked log-probs of the sampled tokens *and* their
@@ -18,8 +21,9 @@ Two measurements, printed as markdown tables (paste them into benchmarks/README.
    Goal: ResT adds <= 5% time and <= 2% peak memory. The model trunk is not included: at real scale it
    dominates the step, so the ratio measured here is an upper bound on ResT's share of a training step.
 
-Run:  .venv/bin/python benchmarks/core_overhead.py            (about two minutes on 2 cores)
-      .venv/bin/python benchmarks/core_overhead.py --quick    (smaller shapes, a smoke run)
+Run:  .venv/bin/python benchmarks/core_overhead.py                    (about two minutes on 2 cores)
+      OMP_NUM_THREADS=1 .venv/bin/python benchmarks/core_overhead.py --tagging-only   (tagging, ~1 minute)
+      .venv/bin/python benchmarks/core_overhead.py --quick            (smaller shapes, a smoke run)
 """
 
 from __future__ import annotations
@@ -69,31 +73,137 @@ def make_completions(n: int, seed: int = 0) -> list[str]:
     return out
 
 
-def bench_tagging(n: int, repeats: int) -> dict:
+def make_multiturn(n: int, seed: int = 0) -> list[tuple[str, ...]]:
+    """Multi-turn completions: 4 model turns (3 with a call, the last one answering) and the tool results
+    between them, as TRL's tool loop lays them out; each item alternates model text and tool text."""
+    import random
+
+    rng = random.Random(seed)
+    words = (
+        "the user wants to know check whether first I need call tool with parameters because city date amount "
+        "then compare results before answering maybe also convert units value should be integer string 🙂 é"
+    ).split()
+    tools = ["get_weather", "convert_currency", "book_flight", "search_hotels", "send_message", "create_event"]
+    out = []
+    for _ in range(n):
+        parts: list[str] = []
+        for turn in range(4):
+            think = " ".join(rng.choice(words) for _ in range(rng.randint(28, 40)))
+            if turn < 3:
+                args = {"city": rng.choice(["Paris", "São Paulo", "Tokyo"]), "days": rng.randint(1, 14),
+                        "units": rng.choice(["metric", "imperial"]), "flags": {"verbose": rng.random() < 0.5}}
+                call = json.dumps({"name": rng.choice(tools), "arguments": args}, ensure_ascii=False)
+                parts.append(f"<think> {think} </think>\n<tool_call>\n{call}\n</tool_call>")
+                result = json.dumps({"temp": rng.randint(-5, 35), "note": "<tool_call> {\"x\": 1"})
+                parts.append(f"\n<|im_start|>user\n<tool_response>\n{result}\n</tool_response><|im_end|>\n"
+                             "<|im_start|>assistant\n")
+            else:
+                resp = " ".join(rng.choice(words) for _ in range(rng.randint(20, 30)))
+                parts.append(f"<think> {think} </think>\n<response> {resp} </response>")
+        out.append(tuple(parts))
+    return out
+
+
+def _rate(fn, n: int, repeats: int) -> tuple[float, float]:
+    """Best-of-``repeats`` completions per second, by wall clock and by this thread's CPU time."""
+    best_wall = best_cpu = float("inf")
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.thread_time()
+        fn()
+        best_cpu = min(best_cpu, time.thread_time() - c0)
+        best_wall = min(best_wall, time.perf_counter() - w0)
+    return n / best_wall, n / best_cpu
+
+
+def _padded(rows: list[list[int]], masks: list[list[int]], pad: int, batch: int):
+    """Right-padded ``[B, T]`` id and mask tensors, ``batch`` rows at a time (as the trainer hands them over)."""
     import torch
 
+    out = []
+    for i in range(0, len(rows), batch):
+        chunk, mchunk = rows[i : i + batch], masks[i : i + batch]
+        width = max(len(r) for r in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for b, (r, m) in enumerate(zip(chunk, mchunk)):
+            ids[b, : len(r)] = torch.tensor(r)
+            mask[b, : len(m)] = torch.tensor(m)
+        out.append((ids, mask))
+    return out
+
+
+def bench_tagging(n: int, repeats: int) -> dict:
+    """Completions/s on one core for each tagging path (see the README for the table)."""
+    import inspect
+
+    import numpy as np
+    import torch
+
+    from rest_rl.core import offsets as offsets_module
     from rest_rl.core.offsets import token_char_offsets
     from rest_rl.core.regions import label_tokens
+    from rest_rl.core.segments import label_segments
     from rest_rl.models.tokenizer import build_bpe_tokenizer
 
     torch.set_num_threads(1)
     tok = build_bpe_tokenizer()
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
     texts = make_completions(n)
     ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     decoded = [token_char_offsets(tok, x) for x in ids]
-    n_tokens = statistics.mean(len(x) for x in ids)
+    single_rows = [x + [eos] for x in ids]
+    single = _padded(single_rows, [[1] * len(r) for r in single_rows], tok.pad_token_id, 8)
 
-    def best_rate(fn) -> float:
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - t0)
-        return n / best
+    multi_rows, multi_masks, model_tokens = [], [], []
+    for parts in make_multiturn(n, seed=1):
+        row: list[int] = []
+        mask: list[int] = []
+        for k, part in enumerate(parts):
+            piece = tok(part, add_special_tokens=False)["input_ids"]
+            if k % 2 == 0:  # a model turn, closed by the end-of-turn token
+                piece = piece + [eos]
+            row += piece
+            mask += [1 - k % 2] * len(piece)
+        multi_rows.append(row)
+        multi_masks.append(mask)
+        model_tokens.append(sum(mask))
+    multi = _padded(multi_rows, multi_masks, tok.pad_token_id, 8)
 
-    label_rate = best_rate(lambda: [label_tokens(text, offs) for text, offs in decoded])
-    full_rate = best_rate(lambda: [label_tokens(*token_char_offsets(tok, x)) for x in ids])
-    return {"completions": n, "mean_tokens": n_tokens, "label_per_s": label_rate, "offsets_and_label_per_s": full_rate}
+    def run_batches(batches):
+        for b_ids, b_mask in batches:
+            label_segments(tok, b_ids, b_mask)
+
+    np_ids = [np.asarray(x) for x in ids]
+    rows = [
+        ("single-step", "reference: `tok.decode` alone (numpy ids), the check every path runs",
+         statistics.mean(len(x) for x in ids), lambda: [tok.decode(x, skip_special_tokens=True) for x in np_ids]),
+        ("single-step", "label_tokens, offsets given (list of pairs)", statistics.mean(len(x) for x in ids),
+         lambda: [label_tokens(text, offs) for text, offs in decoded]),
+        ("single-step", "label_tokens(*token_char_offsets(tok, ids))", statistics.mean(len(x) for x in ids),
+         lambda: [label_tokens(*token_char_offsets(tok, x)) for x in ids]),
+    ]
+    if "as_array" in inspect.signature(token_char_offsets).parameters:
+        rows.append(("single-step", "label_tokens(*token_char_offsets(tok, ids, as_array=True))",
+                     statistics.mean(len(x) for x in ids),
+                     lambda: [label_tokens(*token_char_offsets(tok, x, as_array=True)) for x in ids]))
+    rows += [
+        ("single-step", "label_segments, [8, T] tensors (the trainer's call)", statistics.mean(map(len, single_rows)),
+         lambda: run_batches(single)),
+        ("multi-turn, 4 model turns + 3 tool results", "label_segments, [8, T] tensors",
+         statistics.mean(model_tokens), lambda: run_batches(multi)),
+    ]
+    table_ms = None
+    if hasattr(offsets_module, "_VocabBytes"):  # the per-tokenizer table (built on first use, below)
+        t0 = time.perf_counter()
+        offsets_module._VocabBytes(tok, len(tok))
+        table_ms = 1e3 * (time.perf_counter() - t0)
+    for _, _, _, fn in rows:
+        fn()  # warm up: the tokenizer's per-id bytes are memoised on first use
+    results = []
+    for workload, path, tokens, fn in rows:
+        wall, cpu = _rate(fn, n, repeats)
+        results.append({"workload": workload, "path": path, "tokens": tokens, "wall_per_s": wall, "cpu_per_s": cpu})
+    return {"completions": n, "rows": results, "table_ms": table_ms, "vocab": len(tok)}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -194,6 +304,8 @@ def main() -> None:
     p.add_argument("--chunk", type=int, default=1024)
     p.add_argument("--rounds", type=int, default=2, help="alternating plain/rest subprocess pairs")
     p.add_argument("--tag-n", type=int, default=2000, help="completions for the tagging benchmark")
+    p.add_argument("--tag-repeats", type=int, default=5, help="timed passes per tagging path (the best is kept)")
+    p.add_argument("--tagging-only", action="store_true", help="only the tagging benchmark (about a minute)")
     p.add_argument("--child", choices=list(VARIANTS), help=argparse.SUPPRESS)
     args = p.parse_args()
 
@@ -204,16 +316,25 @@ def main() -> None:
         return
 
     if args.quick:
-        args.batch, args.seq, args.iters, args.rounds, args.tag_n = 1, 128, 2, 1, 200
+        args.batch, args.seq, args.iters, args.rounds, args.tag_n, args.tag_repeats = 1, 128, 2, 1, 200, 2
 
     print(f"# core_overhead — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}")
-    tag = bench_tagging(args.tag_n, repeats=3)
-    print("\n## Tagging (one core)\n")
-    print("| completions | mean tokens | label_tokens (given offsets) /s | offsets + labels /s | goal |")
-    print("|---:|---:|---:|---:|---|")
-    print(f"| {tag['completions']} | {tag['mean_tokens']:.0f} | {tag['label_per_s']:,.0f} | "
-          f"{tag['offsets_and_label_per_s']:,.0f} | >= 5,000/s labels |")
+    load_before = os.getloadavg()
+    tag = bench_tagging(args.tag_n, repeats=args.tag_repeats)
+    load_after = os.getloadavg()
+    print(f"\n## Tagging (one core, {tag['completions']} completions per path, best of {args.tag_repeats})\n")
+    print(f"Load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after, on {os.cpu_count()} cores. "
+          "completions/s by wall clock and by this thread's CPU time (other jobs on the machine slow the first).\n")
+    print("| workload | path | model tokens | completions/s (wall) | completions/s (CPU time) |")
+    print("|---|---|---:|---:|---:|")
+    for r in tag["rows"]:
+        print(f"| {r['workload']} | {r['path']} | {r['tokens']:.0f} | {r['wall_per_s']:,.0f} | {r['cpu_per_s']:,.0f} |")
+    if tag["table_ms"] is not None:
+        print(f"\nPer-tokenizer byte table (built once, on first use): {tag['table_ms']:.1f} ms for {tag['vocab']} ids.")
+    print("\nGoal: offsets + labels >= 5,000 completions of ~512 tokens per second per core.")
+    if args.tagging_only:
+        return
 
     res = bench_loss(args)
     by = {v: [r for r in res if r["variant"] == v] for v in VARIANTS}

@@ -616,8 +616,8 @@ def token_char_offsets(
         token_ids: the generated ids of one completion (list, numpy array or 1-D tensor).
         skip_special_tokens: passed to ``decode``; skipped special tokens get an empty span.
         as_array: give the spans as an ``int64`` array ``[T, 2]`` (the same numbers) instead of a
-            list of tuples; building ~500 tuples costs about as much as the rest of the fast path,
-            and :func:`~rest_rl.core.regions.label_tokens` reads arrays directly.
+            list of tuples: building ~500 Python tuples costs more than computing the spans, and
+            :func:`~rest_rl.core.regions.label_tokens` reads arrays directly.
 
     Returns:
         ``(text, spans)`` where ``text == tokenizer.decode(token_ids,
