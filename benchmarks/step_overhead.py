@@ -26,11 +26,13 @@ Presets (``--preset``):
 
 Run:  .venv/bin/python benchmarks/step_overhead.py --preset cpu
       python benchmarks/step_overhead.py --preset qwen3-0.6b --device cuda --json out.json
+      (on an offline GPU machine, both qwen3 presets run from ``benchmarks/gpu/run.sh``: see benchmarks/gpu/README.md)
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -164,6 +166,18 @@ class FixedRollouts:
 # ------------------------------------------------------------------------------------------------------------
 # The benchmark
 # ------------------------------------------------------------------------------------------------------------
+def _init_model(torch: Any, cls: Any, config: Any, dtype: Any, device: str) -> Any:
+    """The randomly initialised model. On a GPU the initialisation runs there (at 1.7B parameters the CPU takes
+    minutes of a short device lease); should that fail, it falls back to the CPU (same shapes, other random draws)."""
+    if device.startswith("cuda"):
+        try:
+            with torch.device(device):
+                return cls(config).to(dtype)
+        except Exception as exc:  # noqa: BLE001 -- any failure: the CPU path below is the reference
+            print(f"note: initialisation on {device} failed ({exc!r}); initialising on the CPU", file=sys.stderr)
+    return cls(config).to(dtype)
+
+
 def build(preset: Preset, device: str, out_dir: str, seed: int) -> dict[str, Any]:
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
@@ -194,7 +208,7 @@ def build(preset: Preset, device: str, out_dir: str, seed: int) -> dict[str, Any
         bos_token_id=tokenizer.bos_token_id,
     )
     torch.manual_seed(seed)
-    base = Qwen3ForCausalLM(config).to(dtype)
+    base = _init_model(torch, Qwen3ForCausalLM, config, dtype, device)
 
     examples, texts = rollout_texts(64, seed)
     completions = fixed_length_ids(tokenizer, texts, preset.completion)
@@ -221,8 +235,7 @@ def build(preset: Preset, device: str, out_dir: str, seed: int) -> dict[str, Any
         warnings.simplefilter("ignore")
         os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
         for arm in ("grpo", "rest"):
-            model = Qwen3ForCausalLM(config).to(dtype)
-            model.load_state_dict(base.state_dict())
+            model = copy.deepcopy(base)  # the same weights in both arms
             if arm == "grpo":
                 args = GRPOConfig(output_dir=f"{out_dir}/{arm}", **common)
                 cls = GRPOTrainer
@@ -243,6 +256,8 @@ def build(preset: Preset, device: str, out_dir: str, seed: int) -> dict[str, Any
             trainer.current_gradient_accumulation_steps = 1  # set by Trainer.train(), which we bypass
             trainers[arm] = trainer
     del base
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
     return {"trainers": trainers, "dataset": dataset, "tokens_per_step": preset.sequences * (preset.prompt + preset.completion)}
 
 
