@@ -11,6 +11,11 @@ parity-tested equal to TRL's own ``GRPOTrainer``):
   no_reasoning_grad  rest_entropy with think-token weight 0
   no_dynamic_reward  rest_entropy with ToolRL's static reward schedule
 
+Two more arms, not in the default set (``benchmarks/evidence.py`` runs them):
+
+  top_entropy        uniform weights + TRL's ``top_entropy_quantile=0.2`` (train only the top-20% entropy tokens)
+  rest_closed_loop   rest_entropy with the closed-loop curriculum (``ablations: [closed_loop]``)
+
 Every arm x seed starts from the same SFT checkpoint (built once and cached under ``<out>/start``); the seed
 changes the prompt order and the sampling. Measured per run:
 
@@ -54,7 +59,14 @@ ARMS: dict[str, list[str]] = {
     "no_curriculum": ["no_curriculum"],
     "no_reasoning_grad": ["no_reasoning_gradient"],
     "no_dynamic_reward": ["no_dynamic_reward"],
+    "top_entropy": ["uniform"],
+    "rest_closed_loop": ["closed_loop"],
 }
+ARM_RL: dict[str, dict[str, Any]] = {"top_entropy": {"top_entropy_quantile": 0.2}}
+"""Trainer fields an arm sets on top of its ablations (any ``ResTGRPOConfig`` / ``GRPOConfig`` field)."""
+DEFAULT_ARMS: tuple[str, ...] = (
+    "grpo", "dr_grpo", "rest_official", "rest_entropy", "no_curriculum", "no_reasoning_grad", "no_dynamic_reward",
+)
 ARM_LABELS = {
     "grpo": "GRPO (uniform)",
     "dr_grpo": "Dr.GRPO",
@@ -63,6 +75,8 @@ ARM_LABELS = {
     "no_curriculum": "ResT - curriculum",
     "no_reasoning_grad": "ResT - reasoning gradient",
     "no_dynamic_reward": "ResT - dynamic reward",
+    "top_entropy": "TRL top-entropy 20%",
+    "rest_closed_loop": "ResT, closed-loop curriculum",
 }
 REGIONS_SHOWN = ("THINK", "TOOL_NAME", "ARG_KEY", "ARG_VALUE", "FORMAT", "SCAFFOLD")
 
@@ -198,7 +212,13 @@ def evaluate(model: Any, tokenizer: Any, examples: list[Any], cfg: Any) -> dict[
         for t, ex in zip(texts, examples)
     ]
     exact = [exact_call_match(t, ex) for t, ex in zip(texts, examples)]
-    return {"exact": sum(exact) / len(exact), "reward": sum(rewards) / len(rewards), "n": len(exact)}
+    return {
+        "exact": sum(exact) / len(exact),
+        "reward": sum(rewards) / len(rewards),
+        "n": len(exact),
+        # per-example correctness in held-out order ("1" = exact call), for paired comparisons
+        "per_example": "".join("1" if e else "0" for e in exact),
+    }
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -216,14 +236,41 @@ def _probed_trainer_class() -> type:
         probe_every = 10
         probe_chunks = 4
         probe_log: Path | None = None
+        mask_log: Path | None = None
         _probed_step = -1
+        _mask_inputs: dict[str, Any] | None = None
+
+        def get_high_entropy_mask(self, entropies: torch.Tensor, mask: torch.Tensor, threshold: float) -> torch.Tensor:
+            """TRL's top-entropy mask, unchanged; with ``mask_log`` set, the share of the loss tokens it keeps,
+            overall and per region, is appended there (evidence that ``top_entropy_quantile`` takes effect)."""
+            kept = super().get_high_entropy_mask(entropies, mask, threshold)
+            if self.mask_log is not None and self.model.training and self._mask_inputs is not None:
+                from rest_rl.core.regions import Region
+                from rest_rl.integrations.trl.grpo import REGIONS_KEY
+
+                valid = mask.bool()
+                record: dict[str, Any] = {"step": int(self.state.global_step), "kept": float(kept[valid].float().mean()) if valid.any() else float("nan")}
+                regions = self._mask_inputs.get(REGIONS_KEY)
+                if regions is not None and regions.shape == kept.shape:
+                    for region in Region:
+                        sel = valid & (regions.to(kept.device) == int(region))
+                        if sel.any():
+                            record[f"kept/{region.name}"] = float(kept[sel].float().mean())
+                            record[f"share_of_kept/{region.name}"] = float((kept & sel).sum() / kept.sum().clamp(min=1))
+                with open(self.mask_log, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            return kept
 
         def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
             step = int(self.state.global_step)
             if model.training and self.probe_every and step % self.probe_every == 0 and step != self._probed_step:
                 self._probed_step = step
                 self._probe(model, inputs, step)
-            return super()._compute_loss(model, inputs)
+            self._mask_inputs = inputs
+            try:
+                return super()._compute_loss(model, inputs)
+            finally:
+                self._mask_inputs = None
 
         def _probe(self, model: Any, inputs: dict[str, Any], step: int) -> None:
             n = inputs["completion_ids"].size(0)
@@ -278,89 +325,131 @@ def run_one(spec: dict[str, Any]) -> None:
     torch.set_num_threads(spec["threads"])
     out = Path(spec["run_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("metrics.jsonl", "evals.jsonl", "gradvar.jsonl"):
+    for name in ("metrics.jsonl", "evals.jsonl", "gradvar.jsonl", "entropy_mask.jsonl"):
         (out / name).unlink(missing_ok=True)
     cfg = demo_config(preset, Path(spec["out"]))
+    if spec.get("eval_max_new_tokens"):
+        cfg = replace(cfg, eval_max_new_tokens=int(spec["eval_max_new_tokens"]))
     start = spec["start"]
     n_rl = cfg.world.n_train - cfg.sft_labels
     section = {**cfg.rl, "seed": spec["seed"], "output_dir": str(out), "report_to": "none", "disable_tqdm": True}
-    args = build_trainer_args("train", section, ModelSection(name_or_path=start), ARMS[spec["arm"]])
+    section.update(spec.get("rl_overrides", ARM_RL.get(spec["arm"], {})))
+    args = build_trainer_args("train", section, ModelSection(name_or_path=start), spec.get("ablations", ARMS[spec["arm"]]))
     tokenizer = load_tokenizer(start)
     dataset = grpo_dataset(load_examples(data_section(cfg, split="train", offset=cfg.sft_labels, limit=n_rl)), data_section(cfg, split="train"), tokenizer)
     held_out = load_examples(data_section(cfg, split="test", limit=cfg.eval_examples))
     cls = _probed_trainer_class()
     trainer = cls(model=start, args=args, train_dataset=dataset, processing_class=tokenizer)
     trainer.probe_every, trainer.probe_chunks, trainer.probe_log = preset.probe_every, preset.probe_chunks, out / "gradvar.jsonl"
+    if float(getattr(args, "top_entropy_quantile", 1.0)) < 1.0:
+        trainer.mask_log = out / "entropy_mask.jsonl"
     budgets = set(preset.budgets)
 
     class EvalAtBudgets(TrainerCallback):
         def on_step_end(self, a: Any, state: Any, control: Any, **kw: Any) -> None:
             if state.global_step in budgets:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 scores = evaluate(trainer.model, tokenizer, held_out, cfg)
-                scores.update(step=state.global_step, seconds=round(time.perf_counter() - t0, 2))
+                scores.update(step=state.global_step, seconds=round(time.perf_counter() - t0, 2), cpu_seconds=round(time.process_time() - c0, 2))
                 with open(out / "evals.jsonl", "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(scores) + "\n")
 
     install_callbacks(trainer, [WallClockCallback(), MetricsJsonlCallback(), EvalAtBudgets()])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     trainer.train()
-    (out / "done.json").write_text(json.dumps({"seconds": time.perf_counter() - t0}) + "\n")
+    trained = {"top_entropy_quantile": float(args.top_entropy_quantile), "rest_scheme": args.rest_scheme, "curriculum_driver": args.rest_curriculum_driver}
+    (out / "done.json").write_text(json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0, "args": trained}) + "\n")
 
 
 # ------------------------------------------------------------------------------------------------------------
 # Orchestration: the start, then arm x seed runs in parallel worker processes
 # ------------------------------------------------------------------------------------------------------------
-def run_all(preset_name: str, preset: Preset, out: Path, arms: list[str], jobs: int, threads: int, log: Any) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, threads * jobs))
+def prepare_start(preset: Preset, out: Path, log: Any, eval_max_new_tokens: int | None = None) -> Path:
+    """The shared SFT start of ``out`` (built or reused) and its held-out evaluation (``start/evals.json``)."""
     cfg = demo_config(preset, out)
+    if eval_max_new_tokens:
+        cfg = replace(cfg, eval_max_new_tokens=eval_max_new_tokens)
     start = build_start(cfg, log)
     from rest_rl.data.selection import load_examples
     from rest_rl.demo import data_section
 
     start_eval = out / "start" / "evals.json"
-    if not start_eval.is_file():
+    if not start_eval.is_file() or json.loads(start_eval.read_text()).get("stamp") != (out / "start" / "start_config.json").read_text():
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         held_out = load_examples(data_section(cfg, split="test", limit=cfg.eval_examples))
         scores = evaluate(AutoModelForCausalLM.from_pretrained(start), AutoTokenizer.from_pretrained(start), held_out, cfg)
-        start_eval.write_text(json.dumps({**scores, "step": 0}) + "\n")
-    log(f"SFT start on {cfg.eval_examples} held-out test examples: {json.loads(start_eval.read_text())}")
+        stamp = (out / "start" / "start_config.json").read_text()
+        start_eval.write_text(json.dumps({**scores, "step": 0, "stamp": stamp}) + "\n")
+    shown = {k: v for k, v in json.loads(start_eval.read_text()).items() if k not in ("per_example", "stamp")}
+    log(f"SFT start on {cfg.eval_examples} held-out test examples: {shown}")
+    return start
 
-    todo = []
-    for seed in preset.seeds:  # seed-major, so a partial run still has every arm at the first seeds
-        for arm in arms:
-            run_dir = out / "runs" / arm / f"seed{seed}"
-            if (run_dir / "done.json").is_file():
-                continue
-            todo.append((arm, seed, run_dir))
-    log(f"{len(todo)} runs to do ({len(arms)} arms x {len(preset.seeds)} seeds, {preset.rl_steps} steps each), {jobs} at a time")
+
+def run_specs(
+    tasks: list[tuple[str, dict[str, Any], Path]], jobs: int, threads: int, log: Any, per_process: int = 1, deadline: float | None = None
+) -> int:
+    """Run worker specs (``(label, spec, run_dir)``; runs with a ``done.json`` are skipped), ``jobs`` worker
+    processes at a time, each running ``per_process`` consecutive runs one after the other (spares the
+    ~7 s of imports per run; every run still writes its own directory and ``done.json``). With ``deadline``
+    (a ``time.perf_counter()`` value), no new worker starts once the mean worker time so far would overrun it.
+    Returns the number of runs left undone."""
+    todo = [t for t in tasks if not (t[2] / "done.json").is_file()]
+    log(f"{len(todo)} runs to do ({len(tasks) - len(todo)} already done), {jobs} at a time")
+    chunks = [todo[i : i + max(1, per_process)] for i in range(0, len(todo), max(1, per_process))]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    running: list[tuple[subprocess.Popen, str, int, float, Path]] = []
+    running: list[tuple[subprocess.Popen, list[tuple[str, dict[str, Any], Path]], float, Path]] = []
     t_all = time.perf_counter()
     finished = 0
-    while todo or running:
-        while todo and len(running) < jobs:
-            arm, seed, run_dir = todo.pop(0)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            spec = {"preset": asdict(preset), "arm": arm, "seed": seed, "out": str(out), "start": str(start), "run_dir": str(run_dir), "threads": threads}
-            (run_dir / "spec.json").write_text(json.dumps(spec, indent=1))
-            logf = open(run_dir / "worker.log", "w")
-            proc = subprocess.Popen([sys.executable, __file__, "--worker", str(run_dir / "spec.json")], stdout=logf, stderr=subprocess.STDOUT, env=env)
-            running.append((proc, arm, seed, time.perf_counter(), run_dir))
+    total = len(todo)
+    durations: list[float] = []
+    while chunks or running:
+        while chunks and len(running) < jobs:
+            if deadline is not None and durations and time.perf_counter() + statistics.mean(durations) > deadline:
+                left = sum(len(c) for c in chunks)
+                log(f"time budget: not starting the remaining {left} runs")
+                chunks = []
+                break
+            chunk = chunks.pop(0)
+            specs = []
+            for label, spec, run_dir in chunk:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                specs.append({**spec, "run_dir": str(run_dir), "threads": threads})
+                (run_dir / "spec.json").write_text(json.dumps(specs[-1], indent=1))
+            log_path = chunk[0][2] / "worker.log"
+            spec_path = chunk[0][2] / "specs.json"
+            spec_path.write_text(json.dumps({"runs": specs}, indent=1))
+            logf = open(log_path, "w")
+            proc = subprocess.Popen([sys.executable, __file__, "--worker", str(spec_path)], stdout=logf, stderr=subprocess.STDOUT, env=env)
+            running.append((proc, chunk, time.perf_counter(), log_path))
         time.sleep(1.0)
         for item in list(running):
-            proc, arm, seed, t0, run_dir = item
+            proc, chunk, t0, log_path = item
             if proc.poll() is None:
                 continue
             running.remove(item)
-            finished += 1
+            finished += len(chunk)
+            durations.append(time.perf_counter() - t0)
+            labels = ", ".join(label for label, _, _ in chunk)
             if proc.returncode != 0:
-                tail = (run_dir / "worker.log").read_text(errors="replace")[-2000:]
-                raise SystemExit(f"run {arm} seed {seed} failed (exit {proc.returncode}); log tail:\n{tail}")
-            log(f"[{finished}/{finished + len(running) + len(todo)}] {arm} seed {seed}: {time.perf_counter() - t0:.0f} s (total {time.perf_counter() - t_all:.0f} s)")
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise SystemExit(f"runs {labels} failed (exit {proc.returncode}); log tail:\n{tail}")
+            log(f"[{finished}/{total}] {labels}: {time.perf_counter() - t0:.0f} s (total {time.perf_counter() - t_all:.0f} s)")
+    return total - finished
+
+
+def run_all(preset_name: str, preset: Preset, out: Path, arms: list[str], jobs: int, threads: int, log: Any) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads * jobs))
+    start = prepare_start(preset, out, log)
+    tasks = []
+    for seed in preset.seeds:  # seed-major, so a partial run still has every arm at the first seeds
+        for arm in arms:
+            spec = {"preset": asdict(preset), "arm": arm, "seed": seed, "out": str(out), "start": str(start)}
+            tasks.append((f"{arm} seed {seed}", spec, out / "runs" / arm / f"seed{seed}"))
+    log(f"{len(arms)} arms x {len(preset.seeds)} seeds, {preset.rl_steps} steps each")
+    run_specs(tasks, jobs, threads, log)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -388,7 +477,7 @@ def _smooth(values: list[float], window: int) -> list[float]:
 def analyse(out: Path, preset: Preset, arms: list[str]) -> dict[str, Any]:
     from rest_rl.integrations.trl.callbacks import read_metrics  # any JSON-lines file; a torn last line is skipped
 
-    start = json.loads((out / "start" / "evals.json").read_text())
+    start = {k: v for k, v in json.loads((out / "start" / "evals.json").read_text()).items() if k not in ("per_example", "stamp")}
     runs: dict[str, dict[int, dict[str, Any]]] = {}
     for arm in arms:
         for seed in preset.seeds:
@@ -597,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--out-dir", type=Path, default=None, help="default: runs/learning_curves/<preset>")
-    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(DEFAULT_ARMS))
     parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the preset's")
     parser.add_argument("--steps", type=int, default=None, help="RL steps per run (default: the preset's; budgets are kept <= steps)")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (default 2)")
@@ -606,7 +695,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        run_one(json.loads(args.worker.read_text()))
+        spec = json.loads(args.worker.read_text())
+        for one in spec["runs"] if "runs" in spec else [spec]:
+            if not (Path(one["run_dir"]) / "done.json").is_file():
+                run_one(one)
         return 0
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -147,3 +147,22 @@ def test_demo_held_out_scores_carry_an_interval_and_keep_their_numbers():
     assert low <= scores.exact <= high and high - low > 0.05
     assert scores.row()["exact_ci"] == [low, high]
     assert score_held_out(texts, examples).exact_ci == scores.exact_ci  # seeded
+
+
+def test_paired_seed_sample_bootstrap_covers_seed_spread_and_samples():
+    from rest_rl.eval.stats import paired_seed_sample_bootstrap
+
+    rng = random.Random(1)
+    a = [[rng.random() < 0.5 for _ in range(400)] for _ in range(6)]
+    assert paired_seed_sample_bootstrap(a, a, resamples=200) == Interval(0.0, 0.0)
+    # b = a plus a constant 0.1 gain on every seed: the interval is centred near 0.1 and excludes 0
+    b = [[x + 0.1 for x in row] for row in a]
+    ci = paired_seed_sample_bootstrap(a, b, resamples=500, seed=3)
+    assert ci.low == pytest.approx(0.1) and ci.high == pytest.approx(0.1)
+    # seed-level shifts of +-0.2 (mean 0): the interval must be wide (seed spread), not the sample-only width
+    c = [[x + (0.2 if s % 2 else -0.2) for x in row] for s, row in enumerate(a)]
+    wide = paired_seed_sample_bootstrap(a, c, resamples=1000, seed=0)
+    assert wide.low < -0.05 and wide.high > 0.05 and 0.0 in wide
+    assert paired_seed_sample_bootstrap(a, c, resamples=1000, seed=0) == wide  # seeded
+    with pytest.raises(ValueError):
+        paired_seed_sample_bootstrap([[1, 0]], [[1, 0, 1]])

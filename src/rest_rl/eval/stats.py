@@ -19,6 +19,11 @@ categories, some weighted by their sizes). Their uncertainty is estimated by the
   indices once per replicate and applying them to both runs (:func:`paired_bootstrap`), which keeps
   the correlation between the runs; the difference is B - A. :func:`mcnemar_exact` gives the exact
   two-sided McNemar p-value from the discordant pairs.
+* **Seeds and samples.** Training runs repeated over seeds and scored on the same samples are compared
+  by :func:`paired_seed_sample_bootstrap`: each replicate draws seeds and sample indices with
+  replacement (two-level bootstrap; the same draw for both runs), so the interval covers both the
+  seed-to-seed spread and the finite test set. Its draws come from a private ``numpy`` generator
+  seeded with ``seed``.
 
     from rest_rl.eval.stats import bootstrap_mean, format_estimate
     ci = bootstrap_mean([1, 0, 1, 1, 0, 1, 1, 1])
@@ -46,6 +51,7 @@ __all__ = [
     "mean",
     "paired_bootstrap",
     "paired_bootstrap_diff",
+    "paired_seed_sample_bootstrap",
     "percentile",
 ]
 
@@ -222,6 +228,40 @@ def paired_bootstrap_diff(
         {"all": list(a)}, {"all": list(b)}, lambda g: {"mean": mean(g["all"])},
         resamples=resamples, seed=seed, confidence=confidence,
     )["mean"]
+
+
+def paired_seed_sample_bootstrap(
+    a: Sequence[Sequence[float]],
+    b: Sequence[Sequence[float]],
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> Interval:
+    """Two-level paired percentile bootstrap interval of ``mean(b) - mean(a)`` over seeds and samples.
+
+    ``a[s][i]`` and ``b[s][i]`` are the outcomes of two arms trained with seed ``s`` (the same seeds,
+    in the same order) on sample ``i`` (the same samples). The statistic is the grand mean of
+    ``b - a``. Each replicate draws seed indices and sample indices uniformly with replacement (one
+    draw of each, applied to both arms and to every drawn seed) and recomputes it. With one seed this
+    is :func:`paired_bootstrap_diff` (same statistic; different random stream).
+    """
+    import numpy as np
+
+    s = _settings(resamples, seed, confidence)
+    diff = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    if diff.ndim != 2 or diff.shape[0] < 1 or diff.shape[1] < 1:
+        raise ValueError(f"paired seed/sample bootstrap needs two equal [seeds][samples] tables, got shape {diff.shape}")
+    n_seeds, n_samples = diff.shape
+    rng = np.random.default_rng(s.seed)
+    replicates = np.empty(s.resamples)
+    chunk = 256
+    for lo in range(0, s.resamples, chunk):
+        r = min(chunk, s.resamples - lo)
+        seed_counts = rng.multinomial(n_seeds, [1.0 / n_seeds] * n_seeds, size=r)  # [r, seeds]
+        sample_counts = rng.multinomial(n_samples, [1.0 / n_samples] * n_samples, size=r)  # [r, samples]
+        replicates[lo : lo + r] = ((seed_counts @ diff) * sample_counts).sum(1) / (n_seeds * n_samples)
+    return _interval(replicates.tolist(), s.confidence)
 
 
 def mcnemar_exact(b: int, c: int) -> float:
