@@ -56,7 +56,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], frozenset[str], frozenset[str] | None]]
     "eval": (
         ("rest_rl.eval.*",),
         frozenset({"foundation", "core", "toolcall", "rewards", "data", "envs", "models", "eval"}),
-        frozenset({"torch", "transformers", "vllm", "tqdm", "bfcl_eval", "mpmath"}),
+        frozenset({"torch", "transformers", "vllm", "tqdm", "bfcl_eval", "mpmath", "numpy"}),
     ),
     "top": (
         ("rest_rl.cli.*", "rest_rl.demo.*", "rest_rl.testing", "rest_rl.__main__"),
@@ -444,7 +444,7 @@ def test_third_party_outside_its_layers_is_reported(tmp_path):
     )
     assert sorted(_messages(check(modules), "third-party")) == [
         "rest_rl.core.z (core) -> transformers: core may import numpy, torch [z.py:2]",
-        "rest_rl.eval.x (eval) -> trl: eval may import bfcl_eval, mpmath, torch, tqdm, transformers, vllm [x.py:3]",
+        "rest_rl.eval.x (eval) -> trl: eval may import bfcl_eval, mpmath, numpy, torch, tqdm, transformers, vllm [x.py:3]",
         "rest_rl.toolcall.y (toolcall) -> numpy: toolcall may import no third-party package [y.py:1]",
     ]
 
@@ -508,4 +508,46 @@ def test_optional_and_lazy_packages_must_be_imported_inside_functions(tmp_path):
         "level [report.py:1]",
         "rest_rl.eval.engines (eval) -> vllm: an optional package, import it inside a function, not at module level "
         "[engines.py:1]",
+    ]
+
+
+# ------------------------------------------------------------------------------------ verl's own sub-package
+
+# verl (and the packages only its stack brings: TransferQueue, Hydra/OmegaConf, tensordict) are imported
+# only inside rest_rl.integrations.verl, which has its own virtualenv (docs/verl.md); nothing else may
+# need them, at module level or lazily.
+VERL_ONLY = frozenset({"verl", "transfer_queue", "hydra", "omegaconf", "tensordict"})
+VERL_HOME = "rest_rl.integrations.verl"
+
+
+def verl_violations(modules: dict[str, Module]) -> list[str]:
+    out = []
+    for name, module in sorted(modules.items()):
+        if name == VERL_HOME or name.startswith(VERL_HOME + "."):
+            continue
+        out.extend(
+            f"{name} -> {imp.target} [{module.path.name}:{imp.line}]" for imp in module.imports if imp.target in VERL_ONLY
+        )
+    return out
+
+
+def test_verl_is_imported_only_in_its_integration():
+    modules = scan(SRC_PACKAGE)
+    assert VERL_HOME in modules, "rest_rl.integrations.verl is missing"
+    assert any(imp.target == "verl" for m in modules.values() for imp in m.imports), "nothing imports verl at all"
+    assert verl_violations(modules) == []
+
+
+def test_verl_outside_its_integration_is_reported(tmp_path):
+    modules = _tree(
+        tmp_path,
+        {
+            "integrations/verl/batch.py": "from verl import DataProto\nimport tensordict\n",
+            "integrations/trl/grpo.py": "def f():\n    import verl\n",
+            "cli/main.py": "from omegaconf import OmegaConf\n",
+        },
+    )
+    assert verl_violations(modules) == [
+        "rest_rl.cli.main -> omegaconf [main.py:1]",
+        "rest_rl.integrations.trl.grpo -> verl [grpo.py:2]",
     ]
