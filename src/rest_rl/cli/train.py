@@ -14,7 +14,7 @@ from rest_rl.data.selection import DataSection
 from rest_rl.errors import one_line
 from rest_rl.models.loading import ModelSection, check_model_path
 
-__all__ = ["add_sft_parser", "add_train_parser"]
+__all__ = ["add_sft_parser", "add_train_parser", "env_builder"]
 
 def _shortcut_overrides(args: argparse.Namespace, section: str) -> list[str]:
     """The dedicated flags (--model, --output-dir, ...) as ``key=value`` overrides, before ``--set``."""
@@ -29,7 +29,43 @@ def _shortcut_overrides(args: argparse.Namespace, section: str) -> list[str]:
         out.append(f"{section}.seed={args.seed}")
     if getattr(args, "mode", None):
         out.append(f"sft.rest_sft_mode={args.mode}")
+    if getattr(args, "env", None):
+        out.append(f"env.name={args.env}")
     return out
+
+
+def env_builder(section: Any, kind: str) -> Any:
+    """The ``env`` section as an :class:`~rest_rl.integrations.trl.environments.EnvPlan`: ``world`` from
+    :mod:`rest_rl.envs`, ``bfcl`` from :mod:`rest_rl.eval.bfcl.environment` (rows checked by the BFCL
+    contamination guard, which no flag turns off). Errors are one-line ``ConfigError``\ s."""
+    from rest_rl.errors import ConfigError
+    from rest_rl.integrations.trl.environments import EnvPlan, build_env_plan
+
+    if section.name != "bfcl":
+        return build_env_plan(section, kind)
+    if kind != "train":
+        raise ConfigError("env.name=bfcl trains with rest-rl train only (its rows have gold calls, not gold trajectories)")
+    try:
+        from rest_rl.eval.bfcl.environment import BfclContaminationError, bfcl_state_reward, load_training_rows
+    except ImportError as exc:
+        raise ConfigError(f"env.name=bfcl needs bfcl-eval (make install-bfcl): {one_line(exc)}") from None
+    try:
+        rows, factories = load_training_rows(
+            section.path, section.involved_classes, offset=section.offset, limit=section.limit
+        )
+    except BfclContaminationError as exc:
+        raise ConfigError(one_line(exc)) from None
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"env.path: {one_line(exc)}") from None
+    if section.calls_weight or section.error_weight:
+        raise ConfigError("env.calls_weight / env.error_weight are process terms of env.name=world; bfcl has the state reward only")
+    return EnvPlan(
+        rows=rows,
+        environment_factory=factories,
+        reward_funcs=[bfcl_state_reward],
+        reward_weights=[1.0],
+        description=f"bfcl ({len(rows)} rows of {section.path}, simulators {', '.join(sorted(factories))})",
+    )
 
 
 def _resolve_run_tree(args: argparse.Namespace, section: str) -> dict[str, Any]:
@@ -70,11 +106,13 @@ def _cmd_sft(args: argparse.Namespace) -> int:
     if args.dry_run:
         trainer_args = build_trainer_args("sft", cfg.sft, cfg.model)
         check_model_path(cfg.model.name_or_path)
-        cfg.data.check_paths()
+        _check_inputs(cfg, "sft")
         _print_resolved(tree, trainer_args, "sft")
         print(f"# dry run: configuration valid (rest_sft_mode={trainer_args.rest_sft_mode}); nothing trained")
         return 0
-    trainer = run_sft(cfg, resume=args.resume, overwrite=args.overwrite, tree=tree, data_check=_data_check(args))
+    trainer = run_sft(
+        cfg, resume=args.resume, overwrite=args.overwrite, tree=tree, data_check=_data_check(args), env_builder=env_builder
+    )
     if trainer is not None:
         print(f"model saved to {trainer.args.output_dir}")
     return 0
@@ -89,7 +127,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.dry_run:
         trainer_args = build_trainer_args("train", cfg.train, cfg.model, cfg.ablations)
         check_model_path(cfg.model.name_or_path)
-        cfg.data.check_paths()
+        _check_inputs(cfg, "train")
         _print_resolved(tree, trainer_args, "train")
         if cfg.launch:
             print(f"# launch: {' '.join(cfg.launch.split())}")
@@ -98,10 +136,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"ablations={cfg.ablations or 'none'}); nothing trained"
         )
         return 0
-    trainer = run_train(cfg, resume=args.resume, overwrite=args.overwrite, tree=tree, data_check=_data_check(args))
+    trainer = run_train(
+        cfg, resume=args.resume, overwrite=args.overwrite, tree=tree, data_check=_data_check(args), env_builder=env_builder
+    )
     if trainer is not None:
         print(f"model saved to {trainer.args.output_dir}")
     return 0
+
+
+def _check_inputs(cfg: Any, kind: str) -> None:
+    """What a dry run checks of the run's inputs: the data paths, or the environment's rows (built, then dropped)."""
+    from rest_rl.integrations.trl.runners import check_env_section
+
+    check_env_section(cfg)
+    if cfg.env.enabled:
+        plan = env_builder(cfg.env, kind)
+        print(f"# env: {plan.description}; {len(plan.rows)} rows")
+    else:
+        cfg.data.check_paths()
 
 
 def _data_check(args: argparse.Namespace) -> Any:
@@ -116,12 +168,15 @@ def _data_check(args: argparse.Namespace) -> Any:
 def _knobs(section: str, cls: type, rest: list[str], rest_title: str, extra: list[str]) -> str:
     """The configuration keys of a training command: model and data sections, then the trainer's own
     ResT knobs (``rest``), then every other field of its TRL / Transformers config."""
-    sections = "model / data / " + section + (" (+ ablations, launch)" if section == "train" else "")
+    from rest_rl.integrations.trl.environments import EnvSection
+
+    sections = "model / data / env / " + section + (" (+ ablations, launch)" if section == "train" else "")
     return "\n\n".join(
         [
             f"Configuration keys: YAML sections {sections}, or --set SECTION.KEY=VALUE.",
             format_fields(ModelSection, "model.", title="[model]"),
             format_fields(DataSection, "data.", title="[data]"),
+            format_fields(EnvSection, "env.", title="[env] multi-turn training in a tool environment (replaces [data])"),
             format_subset(cls, f"{section}.", rest, rest_title),
             format_subset(cls, f"{section}.", None, f"[{section}] TRL {cls.__mro__[1].__name__} / Transformers TrainingArguments", exclude=rest),
             *extra,
@@ -153,6 +208,12 @@ def _add_run_options(p: argparse.ArgumentParser, section: str) -> None:
     p.add_argument("--output-dir", metavar="DIR", help=f"where checkpoints, metrics.jsonl and the final model go ({section}.output_dir)")
     p.add_argument("--max-steps", type=int, metavar="N", help=f"optimizer steps ({section}.max_steps)")
     p.add_argument("--seed", type=int, metavar="N", help=f"random seed ({section}.seed)")
+    p.add_argument(
+        "--env",
+        metavar="NAME",
+        help="train in a tool environment: world (synthetic multi-turn tool world) or bfcl (your tasks on BFCL's "
+        "simulators, env.path); sets env.name, replaces the data section",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -209,6 +270,7 @@ def add_train_parser(sub: Any) -> argparse.ArgumentParser:
         "  rest-rl train --config configs/train_tiny.yaml --model runs/demo/sft --output-dir runs/rl\n"
         "  rest-rl train --config configs/train_tiny.yaml --model runs/demo/sft --ablation no_curriculum\n"
         "  rest-rl train --output-dir runs/rl --resume\n"
+        "  rest-rl train --config configs/train_agent_tiny.yaml --model runs/tiny --output-dir runs/agent-rl\n"
         "  accelerate launch --config_file configs/accelerate/deepspeed_zero3_8gpu.yaml -m rest_rl train \\\n"
         "      --config configs/qwen3_4b_instruct_rlla4k.yaml",
         knobs=_knobs_train,

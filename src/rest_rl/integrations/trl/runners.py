@@ -25,10 +25,11 @@ from typing import Any
 
 from rest_rl.config import build_dataclass, load_yaml, save_yaml, to_plain
 from rest_rl.data.prompting import to_trl_dataset
-from rest_rl.data.selection import DataSection, select_examples
+from rest_rl.data.selection import DataSection, Selection, select_examples
 from rest_rl.errors import ConfigError, UserError, one_line
 from rest_rl.integrations.trl import callbacks as cb
 from rest_rl.integrations.trl.callbacks import METRICS_FILE, install_callbacks
+from rest_rl.integrations.trl.environments import EnvBuilder, EnvPlan, EnvSection, build_env_plan
 from rest_rl.integrations.trl.rundir import (
     RESUMABLE_KEYS,
     RUN_CONFIG_FILE,
@@ -72,6 +73,13 @@ class RunConfig:
     data: DataSection = field(
         default_factory=DataSection,
         metadata={"help": "The examples: labelled steps (sft), or RL prompts with gold answers for the reward (train)."},
+    )
+    env: EnvSection = field(
+        default_factory=EnvSection,
+        metadata={
+            "help": "Multi-turn training in a tool environment (env.name world or bfcl); replaces the data section: "
+            "train runs TRL's tool loop with the environment's outcome reward, sft trains on gold trajectories."
+        },
     )
 
 
@@ -275,6 +283,7 @@ def run_sft(
     callbacks: Sequence[Any] | None = None,
     tree: dict[str, Any] | None = None,
     data_check: DataCheck | None = None,
+    env_builder: EnvBuilder | None = None,
 ) -> Any:
     """Train a supervised baseline per ``cfg``; returns the trainer (its model is saved to ``output_dir``), or
     ``None`` when ``resume`` finds the run already finished.
@@ -284,9 +293,15 @@ def run_sft(
     ``tree``: the configuration as the user wrote it, recorded in ``output_dir/run_config.yaml``.
     ``data_check``: called with the selected examples before training; the lines it returns (e.g. the
     contamination check's findings, which ``rest-rl sft``/``train`` pass in) are printed and written to
-    ``data_report.json``.
+    ``data_report.json``; not called for a run in an environment (``env.name`` set), whose rows are the environment's.
+    ``env_builder``: turns the ``env`` section into rows, environment classes and rewards (default
+    :func:`~rest_rl.integrations.trl.environments.build_env_plan`, which knows ``world``; ``rest-rl`` passes one that
+    also knows ``bfcl``).
     """
-    return _run("sft", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree, data_check=data_check)
+    return _run(
+        "sft", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree, data_check=data_check,
+        env_builder=env_builder,
+    )
 
 
 def run_train(
@@ -297,6 +312,7 @@ def run_train(
     callbacks: Sequence[Any] | None = None,
     tree: dict[str, Any] | None = None,
     data_check: DataCheck | None = None,
+    env_builder: EnvBuilder | None = None,
 ) -> Any:
     """Train with ResT per ``cfg``; returns the trainer (its model is saved to ``output_dir``), or ``None``
     when ``resume`` finds the run already finished.
@@ -305,7 +321,10 @@ def run_train(
     data position (Transformers' checkpoint), and with them the training progress that drives the weight
     curriculum and the reward schedule (``global_step / max_steps``).
     """
-    return _run("train", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree, data_check=data_check)
+    return _run(
+        "train", cfg, resume=resume, overwrite=overwrite, callbacks=callbacks, tree=tree, data_check=data_check,
+        env_builder=env_builder,
+    )
 
 
 def _section(kind: str, cfg: Any) -> dict[str, Any]:
@@ -343,10 +362,12 @@ def _run(
     callbacks: Sequence[Any] | None,
     tree: dict[str, Any] | None,
     data_check: DataCheck | None = None,
+    env_builder: EnvBuilder | None = None,
 ) -> Any:
     """The one training path of ``sft`` and ``train``: check everything, then write, then train."""
     # 1. Everything that can be checked before any work or any write.
     check_model_path(cfg.model.name_or_path)
+    check_env_section(cfg)
     args = build_trainer_args(kind, _section(kind, cfg), cfg.model, getattr(cfg, "ablations", ()))
     out = Path(args.output_dir)
     created_dir = not out.exists()
@@ -376,9 +397,17 @@ def _run(
                 f"the tokenizer of {cfg.model.name_or_path!r} has no chat template; the trainers render "
                 "conversational prompts with it (add chat_template to its tokenizer_config.json)"
             )
-        selection = select_examples(cfg.data)
-        check_lines = list(data_check(selection.examples)) if data_check is not None and choice is None else []
-        dataset = _dataset(kind, selection.examples, cfg.data, tokenizer)
+        plan: EnvPlan | None = None
+        if cfg.env.enabled:
+            plan = (env_builder or build_env_plan)(cfg.env, kind)
+            selection, check_lines = Selection([]), []
+            dataset = _env_dataset(plan)
+            if kind == "train" and args.reward_weights is None:
+                args.reward_weights = list(plan.reward_weights)
+        else:
+            selection = select_examples(cfg.data)
+            check_lines = list(data_check(selection.examples)) if data_check is not None and choice is None else []
+            dataset = _dataset(kind, selection.examples, cfg.data, tokenizer)
     except BaseException:
         if created_dir:
             remove_fresh_run_files(out, True, ())
@@ -399,7 +428,7 @@ def _run(
             "changes": {key: {"from": old, "to": new} for key, old, new in changes},
         }
         write_status(out, "running", event=event, global_step=0 if fresh else choice.step, max_steps=args.max_steps)
-        trainer = _make_trainer(kind, cfg, args, dataset, tokenizer)
+        trainer = _make_trainer(kind, cfg, args, dataset, tokenizer, plan)
         if len(trainer.train_dataset) == 0:
             length = f" (sft.max_length={args.max_length} may be too short for prompt + answer)" if kind == "sft" else ""
             raise ConfigError(f"no training example is left after the trainer prepared the {len(dataset)} selected ones{length}")
@@ -455,9 +484,35 @@ def _dataset(kind: str, examples: Sequence[Any], data: DataSection, tokenizer: A
         raise ConfigError(one_line(exc)) from None
 
 
-def _make_trainer(kind: str, cfg: Any, args: Any, dataset: Any, tokenizer: Any) -> Any:
+def _env_dataset(plan: EnvPlan) -> Any:
+    from datasets import Dataset
+
+    return Dataset.from_list(plan.rows)
+
+
+def check_env_section(cfg: Any) -> None:
+    """One-line :class:`~rest_rl.errors.ConfigError` when a run sets both ``env.name`` and a ``data`` section
+    (the environment supplies the rows; a data section would be silently ignored)."""
+    env = getattr(cfg, "env", None)
+    if env is not None and env.enabled and cfg.data != DataSection():
+        raise ConfigError(
+            f"env.name={env.name} trains on the environment's tasks and does not read the data section: remove data.* "
+            "(or set env.name=none)"
+        )
+
+
+def _make_trainer(kind: str, cfg: Any, args: Any, dataset: Any, tokenizer: Any, plan: EnvPlan | None = None) -> Any:
     if kind == "sft":
         from rest_rl.integrations.trl.sft import ResTSFTTrainer as trainer_cls
     else:
         from rest_rl.integrations.trl.grpo import ResTGRPOTrainer as trainer_cls
-    return trainer_cls(model=cfg.model.name_or_path, args=args, train_dataset=dataset, processing_class=tokenizer)
+    extra: dict[str, Any] = {}
+    if plan is not None and kind == "train":
+        os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # environment_factory is "experimental" in TRL 1.16
+        extra = {"environment_factory": plan.environment_factory, "reward_funcs": list(plan.reward_funcs)}
+    try:
+        return trainer_cls(model=cfg.model.name_or_path, args=args, train_dataset=dataset, processing_class=tokenizer, **extra)
+    except (ValueError, ImportError) as exc:
+        if plan is None:
+            raise
+        raise ConfigError(f"cannot train in {plan.description}: {one_line(exc, 300)}") from None
