@@ -1,5 +1,5 @@
 """ToolRL's processed files: the SFT json (``instruction``/``input``/``output``) and the RL parquet
-(verl layout: ``prompt`` chat list, ``reward_model.ground_truth``, ``extra_info``)."""
+(verl layout: ``prompt`` chat list, ``reward_model.ground_truth``, ``extra_info``), read and written."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from rest_rl.toolcall.prompts import (
     parse_toolrl_history,
     parse_toolrl_step,
     parse_toolrl_system_prompt,
+    toolrl_history_prompt,
+    toolrl_system_prompt,
 )
 
-__all__ = ["load_toolrl_rl", "load_toolrl_sft", "toolrl_example"]
+__all__ = ["load_toolrl_rl", "load_toolrl_sft", "toolrl_example", "toolrl_rl_row", "write_toolrl_rl"]
 
 
 def _text(row: Mapping[str, Any], key: str) -> str:
@@ -145,3 +147,88 @@ def load_toolrl_rl(
         ]
 
     return load_rows(path_or_hub_id, convert, split=split, skip_invalid=skip_invalid, limit=limit)
+
+
+def toolrl_rl_row(
+    example: ToolExample,
+    *,
+    index: int,
+    split: str = "train",
+    data_source: str = "rlla",
+    ability: str = "math",
+    think_placeholder: bool = True,
+) -> dict[str, Any]:
+    """One row of ToolRL's RL parquet (verl's RL layout) for ``example``.
+
+    The columns are those of ToolRL's ``rlla_4k/{train,test}.parquet``, which verl's ``RLHFDataset`` and
+    reward managers read: ``data_source``, ``prompt`` (``[system, user]`` messages: the ToolRL system prompt
+    listing the tools and the ``**Dialogue Records History**`` user turn), ``ability``,
+    ``reward_model`` (``{"ground_truth": gold step in ToolRL format, "style": "rule"}``) and ``extra_info``
+    (``index``, ``split`` and the three texts again as ``instruction``/``input``/``output``). ToolRL's files
+    say ``ability="math"`` (a leftover of verl's math example); it is kept so a written file matches theirs.
+    ``think_placeholder``: the gold's ``<think>`` is ToolRL's placeholder when the example has no thought.
+    """
+    system = toolrl_system_prompt(example.tools)
+    user = toolrl_history_prompt(example.messages)
+    target = example.gold_text("toolrl", think_placeholder=think_placeholder)
+    return {
+        "data_source": data_source,
+        "prompt": [{"content": system, "role": "system"}, {"content": user, "role": "user"}],
+        "ability": ability,
+        "reward_model": {"ground_truth": target, "style": "rule"},
+        "extra_info": {"index": int(index), "input": user, "instruction": system, "output": target, "split": split},
+    }
+
+
+def write_toolrl_rl(
+    examples: Any,
+    path: str | os.PathLike[str],
+    *,
+    split: str = "train",
+    data_source: str = "rlla",
+    think_placeholder: bool = True,
+) -> int:
+    """Write ``examples`` (an iterable of :class:`ToolExample`) as a parquet file in ToolRL's RL layout.
+
+    Rows are :func:`toolrl_rl_row` with ``index`` 0, 1, ... in order; :func:`load_toolrl_rl` reads the file
+    back into the same examples (ids ``rlla-<split>-<index>``). Parent folders are created. Returns the number
+    of rows written. Raises ``ValueError`` (naming the example) for a gold with neither a call nor a response.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = []
+    for i, example in enumerate(examples):
+        try:
+            rows.append(
+                toolrl_rl_row(example, index=i, split=split, data_source=data_source, think_placeholder=think_placeholder)
+            )
+        except ValueError as exc:
+            raise ValueError(f"example {i} ({getattr(example, 'id', '?')}): {exc}") from exc
+    message = pa.struct([("content", pa.string()), ("role", pa.string())])
+    schema = pa.schema(
+        [
+            ("data_source", pa.string()),
+            ("prompt", pa.list_(message)),
+            ("ability", pa.string()),
+            ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
+            (
+                "extra_info",
+                pa.struct(
+                    [
+                        ("index", pa.int64()),
+                        ("input", pa.string()),
+                        ("instruction", pa.string()),
+                        ("output", pa.string()),
+                        ("split", pa.string()),
+                    ]
+                ),
+            ),
+        ]
+    )
+    target = os.fspath(path)
+    parent = os.path.dirname(target)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), target)
+    return len(rows)
