@@ -13,7 +13,7 @@ export OMP_NUM_THREADS ?= 2
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test install install-bfcl bench bench-step bench-curves clean
+.PHONY: demo demo-agent test install install-bfcl install-verl test-verl bench bench-step bench-curves bench-evidence bench-gpu-prepare clean
 
 install: $(STAMP)
 
@@ -35,11 +35,36 @@ $(BFCL_STAMP): $(STAMP) requirements/bfcl.txt
 	$(PIP) install --quiet --no-deps bfcl-eval==2025.7.17
 	touch $(BFCL_STAMP)
 
+# verl (the engine the ResT authors train on) lives in its own virtualenv: verl 0.9.1 pins transformers <5.11,
+# the TRL side needs a newer one. CPU torch first, then the packages its imported code paths need, then verl
+# and TransferQueue without their (GPU, logging) dependency lists, then rest_rl itself without TRL.
+VENV_VERL ?= .venv-verl
+PY_VERL := $(VENV_VERL)/bin/python
+VERL_STAMP := $(VENV_VERL)/.rest-rl-verl-installed
+
+install-verl: $(VERL_STAMP)
+
+$(VERL_STAMP): pyproject.toml requirements/verl.txt $(CONSTRAINTS)
+	test -x $(PY_VERL) || $(PYTHON) -m venv $(VENV_VERL)
+	$(PY_VERL) -m pip install --quiet --upgrade pip
+	$(PY_VERL) -m pip install --quiet -c $(CONSTRAINTS) torch
+	$(PY_VERL) -m pip install --quiet -c $(CONSTRAINTS) -r requirements/verl.txt
+	$(PY_VERL) -m pip install --quiet --no-deps verl==0.9.1 transferqueue==0.1.11
+	$(PY_VERL) -m pip install --quiet --no-deps -e .
+	touch $(VERL_STAMP)
+
+test-verl: $(VERL_STAMP)   ## the verl adapter's tests, against verl's real code (docs/verl.md)
+	$(PY_VERL) -m pytest -q tests/integrations/verl
+
 demo: $(STAMP)
 	$(VENV)/bin/rest-rl demo
 
-test: $(STAMP) $(BFCL_STAMP)
+demo-agent: $(STAMP)     ## the agentic demo: multi-turn tool use, RL in TRL's tool loop (docs/demo_agent.md)
+	$(VENV)/bin/rest-rl demo agent
+
+test: $(STAMP) $(BFCL_STAMP) $(VERL_STAMP)
 	$(PY) -m pytest -q
+	$(PY_VERL) -m pytest -q tests/integrations/verl
 
 bench: $(STAMP)
 	$(PY) benchmarks/core_overhead.py
@@ -50,5 +75,11 @@ bench-step: $(STAMP)     ## ResT vs TRL GRPO training step, time and peak memory
 bench-curves: $(STAMP)   ## does ResT beat GRPO? 7 arms x 3 seeds (~25 min on 2 cores)
 	$(PY) benchmarks/learning_curves.py --preset cpu
 
+bench-evidence: $(STAMP)  ## paired ResT-vs-GRPO evidence: 4 conditions x 5 arms x 8 seeds (<= 90 min on 2 cores)
+	$(PY) benchmarks/evidence.py --preset cpu_evidence
+
+bench-gpu-prepare:   ## wheels the offline GPU machine lacks -> .whl/, and the size check (benchmarks/gpu/README.md)
+	bash benchmarks/gpu/prepare.sh
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV_VERL) runs .pytest_cache .hypothesis

@@ -31,7 +31,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -181,13 +181,7 @@ class DemoConfig:
     def check_trainer_sections(self) -> None:
         """Build the trainer configs of the three stages once, so a bad key fails before anything runs
         (``ConfigError`` naming the section and key)."""
-        from rest_rl.config import build_dataclass
-        from rest_rl.integrations.trl.grpo import ResTGRPOConfig
-        from rest_rl.integrations.trl.sft import ResTSFTConfig
-
-        build_dataclass(ResTSFTConfig, {**self.sft, "output_dir": self.out_dir}, where="sft")
-        build_dataclass(ResTSFTConfig, {**self.sft, **self.control_sft, "output_dir": self.out_dir}, where="control_sft")
-        build_dataclass(ResTGRPOConfig, {**self.rl, "output_dir": self.out_dir}, where="rl")
+        check_stage_sections(self.out_dir, sft=self.sft, control_sft=self.control_sft, rl=self.rl)
 
     def quick(self) -> DemoConfig:
         """A tiny version of this configuration that runs in well under a minute (smoke tests only)."""
@@ -317,25 +311,51 @@ def generate_held_out(model_dir: str | Path, examples: Sequence[Any], cfg: DemoC
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _log(message: str) -> None:
+def say(message: str) -> None:
     print(message, flush=True)
 
 
-class _Stage:
-    """Times a stage and prints its header."""
+class Stage:
+    """Times a demo stage (into ``timings[key]``) and prints its header and duration through ``log``."""
 
-    def __init__(self, timings: dict[str, float], key: str, header: str) -> None:
-        self.timings, self.key, self.header = timings, key, header
+    def __init__(self, timings: dict[str, float], key: str, header: str, log: Callable[[str], None] = say) -> None:
+        self.timings, self.key, self.header, self.log = timings, key, header, log
 
-    def __enter__(self) -> _Stage:
-        _log(self.header)
+    def __enter__(self) -> Stage:
+        self.log(self.header)
         self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.timings[self.key] = time.perf_counter() - self.t0
         if exc[0] is None:
-            _log(f"      done in {self.timings[self.key]:.0f} s")
+            self.log(f"      done in {self.timings[self.key]:.0f} s")
+
+
+def machine_info() -> dict[str, Any]:
+    """Where a demo ran: platform, CPUs, torch version and threads, and the load average (a loaded machine explains
+    a slow run)."""
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+    }
+
+
+def check_stage_sections(out_dir: str, *, sft: Mapping[str, Any], control_sft: Mapping[str, Any], rl: Mapping[str, Any]) -> None:
+    """Build a demo's three trainer configs (SFT start, control arm = ``control_sft`` over ``sft``, RL) once, so a
+    bad key fails before anything runs (``ConfigError`` naming the section and key)."""
+    from rest_rl.config import build_dataclass
+    from rest_rl.integrations.trl.grpo import ResTGRPOConfig
+    from rest_rl.integrations.trl.sft import ResTSFTConfig
+
+    build_dataclass(ResTSFTConfig, {**sft, "output_dir": out_dir}, where="sft")
+    build_dataclass(ResTSFTConfig, {**sft, **control_sft, "output_dir": out_dir}, where="control_sft")
+    build_dataclass(ResTGRPOConfig, {**rl, "output_dir": out_dir}, where="rl")
 
 
 def data_section(cfg: DemoConfig, *, split: str, offset: int = 0, limit: int | None = None) -> Any:
@@ -348,7 +368,7 @@ def data_section(cfg: DemoConfig, *, split: str, offset: int = 0, limit: int | N
 
 
 
-def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str, Any]:
+def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = say) -> dict[str, Any]:
     """Run the whole demo (see the module docstring); returns the summary written to ``summary.json``."""
     import torch
 
@@ -378,7 +398,7 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
     log("rest-rl demo: synthetic tool world -> tiny model -> SFT warm start -> ResT RL -> held-out evaluation")
     log(f"(CPU, {torch.get_num_threads()} threads, no downloads; output in {out})\n")
 
-    with _Stage(timings, "world_model", "[1/6] synthetic world, tokenizer and tiny model"):
+    with Stage(timings, "world_model", "[1/6] synthetic world, tokenizer and tiny model"):
         model_dir = make_embedded_model(out / "model", cfg.world, config=replace(cfg.model, seed=cfg.seed), vocab_size=cfg.vocab_size)
         info = json.loads((model_dir / "rest_rl_embedded.json").read_text(encoding="utf-8"))
         held_out = {split: load_examples(data_section(cfg, split=split, limit=cfg.eval_examples)) for split in cfg.eval_splits}
@@ -404,10 +424,10 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
             scores[split][arm] = _evaluate(model, examples, cfg, out / "eval" / f"{arm}-{split}.jsonl")
 
     sft_dir = out / "sft"
-    with _Stage(timings, "sft", f"[2/6] SFT warm start on {cfg.sft_labels} labelled examples ({cfg.sft.get('max_steps')} steps)"):
+    with Stage(timings, "sft", f"[2/6] SFT warm start on {cfg.sft_labels} labelled examples ({cfg.sft.get('max_steps')} steps)"):
         run_sft(sft_config(sft_dir, model_dir, cfg.sft), overwrite=True)
 
-    with _Stage(timings, "eval_sft", "[3/6] held-out evaluation of the SFT start (greedy)"):
+    with Stage(timings, "eval_sft", "[3/6] held-out evaluation of the SFT start (greedy)"):
         evaluate("sft", sft_dir)
         log("      exact-call accuracy: " + ", ".join(f"{k} {v['sft'].exact:.3f}" for k, v in scores.items()))
 
@@ -418,7 +438,7 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
         train={**cfg.rl, "output_dir": str(rl_dir)},
     )
     per_step = int(cfg.rl.get("per_device_train_batch_size", 0)) // max(1, int(cfg.rl.get("num_generations", 1) or 1))
-    with _Stage(
+    with Stage(
         timings,
         "rl",
         f"[4/6] ResT RL from the SFT start: {rl_steps} steps x {per_step} fresh prompts x "
@@ -428,7 +448,7 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
 
     control_dir = out / "control"
     if cfg.control:
-        with _Stage(
+        with Stage(
             timings,
             "control",
             f"[5/6] control arm: SFT continued on the same {cfg.sft_labels} labels ({control_steps} steps)",
@@ -437,7 +457,7 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
     else:
         log("[5/6] control arm skipped (control: false)")
 
-    with _Stage(timings, "eval_final", "[6/6] held-out evaluation of the RL result" + (" and the control" if cfg.control else "")):
+    with Stage(timings, "eval_final", "[6/6] held-out evaluation of the RL result" + (" and the control" if cfg.control else "")):
         evaluate("rl", rl_dir)
         if cfg.control:
             evaluate("control", control_dir)
@@ -454,12 +474,7 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = _log) -> dict[str,
         "rl_prompts": n_rl,
         "model": info,
         "world": {"tools": len(world.tools), "domains": world.domains},
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-        },
+        "machine": machine_info(),
         "config": _plain(cfg),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -229,25 +229,32 @@ def write_report(
     ):
         if plots[name] is not None:
             lines += [f"![{caption}]({plots[name].name})", ""]
-    lines += [
-        "## Run",
-        "",
-        "| stage | seconds |",
-        "|---|---:|",
-    ]
-    for key, value in timings.items():
-        lines.append(f"| {key} | {value:.0f} |")
+    lines += run_lines(
+        summary,
+        "Per-step metrics: `rl/metrics.jsonl`, `sft/metrics.jsonl`, `control/metrics.jsonl`; predictions: "
+        "`eval/<model>-<split>.jsonl`; full configuration: `summary.json`.",
+    )
+    path = out / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def run_lines(summary: Mapping[str, Any], files: str) -> list[str]:
+    """The report's closing "## Run" section: seconds per stage and in total, the machine (with the load average
+    when the summary has it) and ``files``, a sentence saying where the run's files are."""
+    timings = summary.get("timings_s", {})
     machine = summary.get("machine", {})
+    load = machine.get("load_average")
+    lines = ["## Run", "", "| stage | seconds |", "|---|---:|"]
+    lines += [f"| {key} | {value:.0f} |" for key, value in timings.items()]
     lines += [
         f"| **total** | **{summary.get('total_s', float('nan')):.0f}** |",
         "",
         f"Machine: {machine.get('platform', '?')}, {machine.get('cpu_count', '?')} CPUs, torch "
-        f"{machine.get('torch', '?')} with {machine.get('torch_threads', '?')} threads.",
-        "Per-step metrics: `rl/metrics.jsonl`, `sft/metrics.jsonl`, `control/metrics.jsonl`; predictions: "
-        "`eval/<model>-<split>.jsonl`; "
-        "full configuration: `summary.json`.",
+        f"{machine.get('torch', '?')} with {machine.get('torch_threads', '?')} threads"
+        + (f"; load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min)" if load else "")
+        + ".",
+        files,
         "",
     ]
-    path = out / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return lines

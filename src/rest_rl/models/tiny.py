@@ -12,6 +12,7 @@ every command accepts as ``--model``, exactly like a hub id such as ``Qwen/Qwen3
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -122,6 +123,7 @@ def make_embedded_model(
     config: TinyModelConfig | None = None,
     vocab_size: int = 1024,
     corpus_size: int | None = None,
+    corpus: Iterable[str] | None = None,
 ) -> Path:
     """Build the embedded default model directory: tokenizer trained on the synthetic corpus + tiny model.
 
@@ -132,6 +134,9 @@ def make_embedded_model(
         config: sizes of the model (default: :class:`TinyModelConfig`).
         vocab_size: target vocabulary of the byte-level BPE (digits are split one by one).
         corpus_size: how many train examples feed the tokenizer (default: the world's ``n_train``).
+        corpus: the tokenizer's training texts, used exactly as given instead of the synthetic world's
+            (e.g. rendered multi-turn conversations); ``world_config`` and ``corpus_size`` must then be
+            left unset. ``rest_rl_embedded.json`` records the number of texts and their SHA-256.
 
     The tokenizer's EOS is ``<|im_end|>`` (the end of a chat turn, as in Qwen3-Instruct) and its pad
     token ``<|endoftext|>``; the model's config and generation config carry the same ids, so
@@ -144,12 +149,19 @@ def make_embedded_model(
     """
     from rest_rl.data.synthetic import SyntheticConfig
 
+    texts: list[str] | None = None
+    if corpus is not None:
+        if world_config is not None or corpus_size is not None:
+            raise ValueError("give either corpus or world_config / corpus_size, not both")
+        texts = [t for t in corpus if isinstance(t, str)]
+        if not texts:
+            raise ValueError("corpus holds no text")
     world = world_config or SyntheticConfig()
     cfg = config or TinyModelConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_bpe_tokenizer(
-        embedded_corpus(world, n=corpus_size),
+        texts if texts is not None else embedded_corpus(world, n=corpus_size),
         vocab_size=vocab_size,
         chat_template=TOOLS_CHAT_TEMPLATE,
         eos_token=IM_END,
@@ -165,5 +177,9 @@ def make_embedded_model(
         "vocab_size": len(tokenizer),
         "parameters": sum(p.numel() for p in model.parameters()),
     }
+    if texts is not None:
+        info["what"] = "rest-rl embedded model: BPE tokenizer trained on a given corpus + tiny Qwen3 model"
+        info["world_config"] = None
+        info["corpus"] = {"texts": len(texts), "sha256": hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()}
     (out / EMBEDDED_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out
