@@ -47,7 +47,7 @@ def test_official_recipe_composes_and_validates():
     [
         ("trainer.v1.trainer_mode=sync", "trainer_mode"),
         ("+rest.alpha_fromat=0.1", "unknown key"),
-        ("actor_rollout_ref.actor.ppo_mini_batch_size=1000", ""),
+        ("actor_rollout_ref.actor.ppo_mini_batch_size=1000", "ppo_mini_batch_size"),
         ("+reward.custom_reward_function.reward_kwargs.dynamic_horizon=2", "horizon_steps"),
     ],
 )
