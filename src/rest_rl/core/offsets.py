@@ -145,19 +145,14 @@ def _byte_level_spans(
     except (TypeError, UnicodeEncodeError):
         data, lens = _bytes_per_token(ids, pieces, added, dropped)
         per_token = True
-    decoded, char_of_byte = _decode_with_char_map(data)
-    if decoded != text and not per_token and any(tid in added for tid in ids):
+    spans = _char_spans(data, lens, text)
+    if spans is None and not per_token and any(tid in added for tid in ids):
         # added tokens may decode as their raw UTF-8 rather than through the byte alphabet
         data, lens = _bytes_per_token(ids, pieces, added, dropped)
-        decoded, char_of_byte = _decode_with_char_map(data)
-    if decoded != text:
+        spans = _char_spans(data, lens, text)
+    if spans is None:
         return None
-    byte_ends = np.cumsum(lens)
-    byte_starts = byte_ends - lens
-    lookup = np.append(char_of_byte, len(decoded))  # a start at the end of data maps past the text
-    starts = lookup[byte_starts]
-    ends = np.where(lens > 0, lookup[np.maximum(byte_ends - 1, 0)] + 1, starts)
-    return list(zip(starts.tolist(), ends.tolist()))
+    return list(zip(spans[:, 0].tolist(), spans[:, 1].tolist()))
 
 
 def _bytes_per_token(
@@ -374,7 +369,7 @@ def _vocab_bytes(tokenizer: Any, refresh: bool = False) -> _VocabBytes | None:
 
 def _char_spans(data: bytes, lens: np.ndarray, text: str) -> np.ndarray | None:
     """Character spans ``[T, 2]`` of tokens of byte lengths ``lens`` whose bytes are ``data``,
-    mapped byte by byte exactly as :func:`_byte_level_spans` does; ``None`` unless ``data`` decodes
+    mapped byte by byte (the last step of :func:`_byte_level_spans`); ``None`` unless ``data`` decodes
     to ``text``."""
     decoded, char_of_byte = _decode_with_char_map(data)
     if decoded != text:

@@ -40,13 +40,8 @@ def _sft(out: Path, model: Path, *extra: str, steps: int = 4, save: int = 2) -> 
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from rest_rl.data.synthetic import SyntheticConfig
-    from rest_rl.models.tiny import TinyModelConfig, make_embedded_model
-
-    world = SyntheticConfig(n_train=40, n_validation=0, n_test=4)
-    config = TinyModelConfig(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, ffn_multiplier=2)
-    return make_embedded_model(tmp_path_factory.mktemp("life-model"), world, config=config, vocab_size=400)
+def tiny_model(cli_tiny_model):
+    return cli_tiny_model
 
 
 def _one_line_error(code: int, err: str, *needles: str) -> None:
