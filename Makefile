@@ -75,7 +75,7 @@ bench-step: $(STAMP)     ## ResT vs TRL GRPO training step, time and peak memory
 bench-curves: $(STAMP)   ## does ResT beat GRPO? 7 arms x 3 seeds (~25 min on 2 cores)
 	$(PY) benchmarks/learning_curves.py --preset cpu
 
-bench-evidence: $(STAMP)  ## paired ResT-vs-GRPO evidence: 4 conditions x 5 arms x 8 seeds (<= 90 min on 2 cores)
+bench-evidence: $(STAMP)  ## paired ResT-vs-GRPO evidence: 3 conditions (incl. multi-turn) x 5 arms x 3 seeds (<= 90 min on 2 cores)
 	$(PY) benchmarks/evidence.py --preset cpu_evidence
 
 bench-gpu-prepare:   ## wheels the offline GPU machine lacks -> .whl/, and the size check (benchmarks/gpu/README.md)

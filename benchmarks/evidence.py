@@ -5,17 +5,24 @@ reward signal, and when structure is still being learnt. ``learning_curves.py`` 
 low-entropy ``<think>`` text, a strong SFT start) and found no difference beyond noise. This benchmark builds the
 regimes the theory is about and compares the arms with paired statistics.
 
-Conditions (2 x 2; each builds and caches its own SFT start under ``<out>/<condition>/start``):
+Conditions (each builds and caches its own SFT start under ``<out>/<condition>/start``):
 
   today_normal   today's world (the demo's), the demo's SFT start (400 labels, 400 steps)
   today_weak     today's world, a weak start (few labels and steps: format and tool names still uncertain)
   long_normal    long reasoning: ``think_filler`` adds 2-4 sentences of free, reward-irrelevant reasoning from a
                  ~10^5-sentence grammar before every gold thought (THINK ~65% of the gold completion tokens)
   long_weak      long reasoning and the weak start
+  agent          multi-turn tool use: the world, tokenizer, model and SFT start of ``rest-rl demo agent`` (300 gold
+                 trajectories), RL in TRL's tool loop on fresh tasks with the outcome reward only, every held-out
+                 test task (held-out compositions) run to its end; "exact" = task success
+
+Presets: ``cpu_evidence`` (the default: today_normal, long_normal, agent; 3 seeds; 128 single-step RL steps, 50 agent
+steps; <= 90 min on 2 cores), ``cpu_matrix`` (all five conditions, 8 seeds, 32 steps; ~2 h, not run to completion),
+``smoke`` (tiny sizes: a pipeline check).
 
 Before RL, the regime of every start is measured and reported: per-region token share and mean token entropy
 of completions *sampled* from the SFT start (temperature 1, the RL sampler's settings) on RL prompts, and the
-sampled exact-call rate.
+sampled exact-call rate (agent: the same figures from the first RL step's rollouts, which are sampled from the start).
 
 Arms (``learning_curves.ARMS``; all on ``ResTGRPOTrainer``, the same rollout budget):
 
@@ -40,7 +47,7 @@ two-sided 5% test needs for 80% power against a 2-point difference.
 Outputs: ``<out>/<condition>/runs/<arm>/seed<k>/`` (the worker of ``learning_curves.py``), ``<out>/<condition>/start/
 regime.json``, ``<out>/results.json``, ``<out>/report.md`` and PNG plots.
 
-Run:  .venv/bin/python benchmarks/evidence.py --preset cpu_evidence        (<= 90 min on 2 cores)
+Run:  .venv/bin/python benchmarks/evidence.py --preset cpu_evidence        (<= 90 min on 2 cores; = make bench-evidence)
       .venv/bin/python benchmarks/evidence.py --preset smoke               (~2 minutes; checks the pipeline)
       .venv/bin/python benchmarks/evidence.py --report-only                (rebuild report and plots from <out>)
 """
@@ -92,6 +99,7 @@ class Condition:
     sft_labels: int | None = None  # None = the preset's
     sft: dict[str, Any] = field(default_factory=dict)
     rl: dict[str, Any] = field(default_factory=dict)
+    agent: bool = False  # the multi-turn tool world of `rest-rl demo agent`, trained in TRL's tool loop
 
 
 LONG = {"think_filler": 4, "think_filler_entropy": "high"}
@@ -101,7 +109,11 @@ CONDITIONS: dict[str, Condition] = {
     "today_weak": Condition("today's world, weak start", sft_labels=100, sft=WEAK_SFT),
     "long_normal": Condition("long high-entropy reasoning, normal start", world=LONG, rl={"max_completion_length": 160}),
     "long_weak": Condition("long high-entropy reasoning, weak start", world=LONG, sft_labels=100, sft=WEAK_SFT, rl={"max_completion_length": 160}),
+    "agent": Condition("multi-turn tool use (the agentic demo's world and SFT start), outcome reward", agent=True),
 }
+# Rollout metric of the training curves (steps to threshold): single-step = ToolRL exact match of the sampled call;
+# agent = the outcome reward (1 = the episode ends in the right state with the right answer).
+ROLLOUT_KEY = {False: "rewards/toolrl/exact_match", True: "rewards/outcome_reward/mean"}
 
 
 @dataclass(frozen=True)
@@ -116,32 +128,68 @@ class EvidencePreset:
     tiny: bool = False  # a pipeline check: the preset's (tiny) sizes cap the conditions' SFT steps, labels and lengths
     max_minutes: float | None = None  # wall-clock budget of the whole command (no new worker starts past it)
     note: str = ""
+    # the agent condition: fields of rest_rl.demo.DemoAgentConfig laid over its defaults (over .quick() in a tiny
+    # preset); "sft" and "rl" are merged key by key. Evaluated once, after the last RL step, on the test tasks.
+    agent: dict[str, Any] = field(default_factory=dict)
+    agent_probe_every: int = 5  # gradient-variance probe interval of the agent runs (RL steps)
+
+
+# pinned to the demo's values when the benchmark was built, so a later change of the demo's defaults does not move it
+TODAY_WORLD = {"seed": 0, "domains": ("weather", "finance", "shopping"), "tools_per_prompt": 2, "p_parallel": 0.05, "n_train": 2400, "n_test": 1000}
+DEMO_SFT = {"max_steps": 400, "per_device_train_batch_size": 32, "learning_rate": 3.0e-3}
+DEMO_RL = {"per_device_train_batch_size": 32, "num_generations": 8, "learning_rate": 3.0e-4, "max_completion_length": 128}
+# the agent condition: the agentic demo's defaults, with the RL task pool fixed (500 tasks: the tokenizer's corpus,
+# and so the start, does not depend on the step count) and the 300 held-out test tasks of its headline
+AGENT = {"rl_tasks": 500, "eval_splits": ["test"], "eval_tasks": 300, "control": False, "rl": {"max_steps": 50}}
 
 
 def _presets() -> dict[str, EvidencePreset]:
     P = lc.Preset
     return {
-        # 4 conditions x 5 arms x 8 seeds = 160 runs of 32 steps (4 prompts x 8 samples), held-out 1,000 once, at
-        # step 32. Estimated ~82 min on 2 cores (2 workers x 1 thread): per seed, 10 today-world runs x (32 x 0.73 s
-        # + 15 s eval) and 10 long-reasoning runs x (32 x 1.3 s + 30 s eval), + ~5 min for the four starts.
+        # The default, shaped by what the two earlier runs measured (benchmarks/README.md): 32 or 96 RL steps did not
+        # move GRPO from its start, the weak starts sit at the floor (0.02, 0.005) where no arm moves, and the seed
+        # spread of a paired difference (0.9-1.4 points) says 2-5 seeds detect 2 points. So: the two conditions
+        # with a start between floor and converged (today's world; long reasoning) at 4x the steps, the multi-turn
+        # agent condition, 3 seeds. 3 conditions x 5 arms x 3 seeds = 45 runs; measured 2 workers x 1 thread.
         "cpu_evidence": EvidencePreset(
+            base=P(
+                rl_steps=128,
+                budgets=(128,),
+                eval_examples=1000,
+                seeds=(0, 1, 2),
+                probe_every=8,
+                world=TODAY_WORLD,
+                sft=DEMO_SFT,
+                rl=DEMO_RL,
+                sft_labels=400,
+                vocab_size=2048,
+            ),
+            conditions=("today_normal", "long_normal", "agent"),
+            max_minutes=88,
+            agent=AGENT,
+            note="Trade-off: 3 conditions (the weak starts are left to `cpu_matrix`: at the floor, nothing moved there) x 5 arms "
+            "x 3 seeds; 128 RL steps per single-step run and 50 per agent run (the agentic demo's), one held-out evaluation "
+            "at the end (1,000 examples; 300 agent tasks).",
+        ),
+        # The full 2 x 2 matrix plus the agent condition, 8 seeds, short runs: 5 conditions x 5 arms x 8 seeds = 200
+        # runs. Not run to completion on 2 cores (~2 h estimated); its single-step part was cut short twice (32 steps,
+        # 3-4 seeds; 96 steps, 2-3 seeds): benchmarks/results/evidence_32steps, evidence_96steps.
+        "cpu_matrix": EvidencePreset(
             base=P(
                 rl_steps=32,
                 budgets=(32,),
                 eval_examples=1000,
                 seeds=tuple(range(8)),
                 probe_every=4,
-                # pinned to today's demo values, so a later change of the demo's defaults does not move this benchmark
-                world={"seed": 0, "domains": ("weather", "finance", "shopping"), "tools_per_prompt": 2, "p_parallel": 0.05, "n_train": 2400, "n_test": 1000},
-                sft={"max_steps": 400, "per_device_train_batch_size": 32, "learning_rate": 3.0e-3},
-                rl={"per_device_train_batch_size": 32, "num_generations": 8, "learning_rate": 3.0e-4, "max_completion_length": 128},
+                world=TODAY_WORLD,
+                sft=DEMO_SFT,
+                rl=DEMO_RL,
                 sft_labels=400,
                 vocab_size=2048,
             ),
-            max_minutes=88,
-            note="Trade-off: to fit 4 conditions x 5 arms x 8 seeds with 1,000 held-out examples in 90 minutes on 2 cores, "
-            "each run has only 32 RL steps (the old learning-curve benchmark used 150) and one held-out evaluation (step 32); "
-            "the training curves (every step) give steps-to-threshold.",
+            conditions=("today_normal", "today_weak", "long_normal", "long_weak", "agent"),
+            agent=AGENT,
+            note="The full matrix: every condition, 8 seeds, 32 RL steps per single-step run (one held-out evaluation at the end).",
         ),
         "smoke": EvidencePreset(
             base=P(
@@ -158,9 +206,12 @@ def _presets() -> dict[str, EvidencePreset]:
                 sft_labels=32,
                 vocab_size=512,
             ),
+            conditions=("today_normal", "today_weak", "long_normal", "long_weak", "agent"),
             regime_prompts=16,
             runs_per_process=10,
             tiny=True,
+            agent={"eval_splits": ["test"], "control": False, "rl": {"max_steps": 2}},
+            agent_probe_every=1,
             note="smoke: a pipeline check, not evidence.",
         ),
     }
@@ -192,11 +243,52 @@ def demo_config(preset: EvidencePreset, name: str, out: Path) -> Any:
     return replace(cfg, eval_max_new_tokens=int(cfg.rl.get("max_completion_length", cfg.eval_max_new_tokens)))
 
 
+def agent_config(preset: EvidencePreset, out: Path) -> Any:
+    """The agent condition's ``DemoAgentConfig`` (its start lives in ``out/start``): the agentic demo's defaults
+    (``.quick()`` ones in a tiny preset) with the preset's ``agent`` fields laid over, ``sft``/``rl`` key by key."""
+    from rest_rl.demo import DemoAgentConfig
+
+    base = DemoAgentConfig()
+    if preset.tiny:
+        base = base.quick()
+    over = dict(preset.agent)
+    sft = {**base.sft, **over.pop("sft", {})}
+    rl = {**base.rl, **over.pop("rl", {}), "logging_steps": 1, "save_strategy": "no"}
+    return replace(base, out_dir=str(out / "start"), sft=sft, rl=rl, **over)
+
+
+def condition_budgets(preset: EvidencePreset, name: str) -> tuple[int, ...]:
+    """Held-out evaluation steps of a condition: the preset's budgets; the agent condition's last RL step."""
+    if CONDITIONS[name].agent:
+        return (int(agent_config(preset, Path(".")).rl["max_steps"]),)
+    return tuple(preset.base.budgets)
+
+
 def run_matrix(preset: EvidencePreset, out: Path) -> list[tuple[str, dict[str, Any], Path]]:
     """Every (condition, arm, seed) run as a worker task, seed-major (a cut-short run keeps balanced cells)."""
+    from rest_rl.config import to_plain
+
     tasks = []
     for seed in preset.base.seeds:
         for name in preset.conditions:
+            if CONDITIONS[name].agent:
+                cfg = agent_config(preset, out / name)
+                for arm in preset.arms:
+                    spec = {
+                        "kind": "agent",
+                        "agent": to_plain(cfg),
+                        "budgets": list(condition_budgets(preset, name)),
+                        "probe_every": preset.agent_probe_every,
+                        "probe_chunks": preset.base.probe_chunks,
+                        "arm": arm,
+                        "seed": seed,
+                        "out": str(out / name),
+                        "start": str(out / name / "start" / "sft"),
+                        "ablations": lc.ARMS[arm],
+                        "rl_overrides": lc.ARM_RL.get(arm, {}),
+                    }
+                    tasks.append((f"{name}/{arm}/seed{seed}", spec, out / name / "runs" / arm / f"seed{seed}"))
+                continue
             cp = condition_preset(preset, name)
             for arm in preset.arms:
                 spec = {
@@ -288,8 +380,11 @@ def prepare(preset: EvidencePreset, out: Path, log: Any) -> None:
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     for name in preset.conditions:
-        cp = condition_preset(preset, name)
         log(f"== {name}: {CONDITIONS[name].label}")
+        if CONDITIONS[name].agent:
+            prepare_agent(preset, out / name, log)
+            continue
+        cp = condition_preset(preset, name)
         cfg = demo_config(preset, name, out)
         lc.prepare_start(cp, out / name, log, eval_max_new_tokens=cfg.eval_max_new_tokens)
         regime_path = out / name / "start" / "regime.json"
@@ -302,6 +397,108 @@ def prepare(preset: EvidencePreset, out: Path, log: Any) -> None:
             log(f"regime measured in {time.perf_counter() - t0:.0f} s")
         regime = json.loads(regime_path.read_text())
         log("regime: " + ", ".join(f"{r} {regime['share'][r]:.2f}/{regime['entropy'][r] or 0:.2f}" for r in REGIONS if regime["share"][r] > 0))
+
+
+def _agent_scores(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Held-out scores of agent episodes in the single-step runs' format: ``exact`` = task success (right final
+    state and right answer), ``reward`` = right final state, per-task success as a 0/1 string."""
+    n = max(1, len(records))
+    return {
+        "exact": sum(bool(r["success"]) for r in records) / n,
+        "reward": sum(bool(r.get("state_ok")) for r in records) / n,
+        "n": len(records),
+        "per_example": "".join("1" if r["success"] else "0" for r in records),
+    }
+
+
+def prepare_agent(preset: EvidencePreset, out: Path, log: Any) -> Path:
+    """The agent condition's start (cached): the agentic demo's tokenizer + tiny model and SFT on its gold
+    trajectories, then held-out episodes of the start (``start/evals.json``). The regime before RL is read from
+    the first RL step's rollouts instead (sampled from this start, in the tool loop)."""
+    from rest_rl.config import to_plain
+    from rest_rl.demo.agent import agent_sft_rows, agent_splits, build_agent_model, evaluate_agent, train_agent_sft
+
+    cfg = agent_config(preset, out)
+    start = Path(cfg.out_dir)
+    plain = to_plain(cfg)
+    key = json.dumps({k: plain[k] for k in ("seed", "tasks", "model", "vocab_size", "compact_tools", "split_words", "sft_format", "sft_labels", "rl_tasks", "sft")} | {"rl_pool": cfg.n_rl_tasks}, sort_keys=True, default=str)
+    stamp, sft_dir = start / "start_config.json", start / "sft"
+    splits = agent_splits(cfg)
+    if stamp.is_file() and stamp.read_text() == key and (sft_dir / "model.safetensors").is_file():
+        log(f"agent SFT start: reusing {sft_dir}")
+    else:
+        t0 = time.perf_counter()
+        log(f"agent SFT start: tokenizer + tiny model + SFT on {cfg.sft_labels} gold trajectories ({cfg.sft.get('max_steps')} steps)")
+        stamp.unlink(missing_ok=True)
+        model_dir, _ = build_agent_model(cfg, splits, start / "model")
+        train_agent_sft(model_dir, sft_dir, agent_sft_rows(splits["labelled"], cfg.sft_format), {**cfg.sft, "disable_tqdm": True}, "sft")
+        stamp.write_text(key)
+        log(f"agent SFT start ready in {time.perf_counter() - t0:.0f} s")
+    start_eval = start / "evals.json"
+    if not start_eval.is_file() or json.loads(start_eval.read_text()).get("stamp") != key:
+        scores = _agent_scores(evaluate_agent(sft_dir, splits["test"], cfg))
+        start_eval.write_text(json.dumps({**scores, "step": 0, "stamp": key}) + "\n")
+    shown = {k: v for k, v in json.loads(start_eval.read_text()).items() if k not in ("per_example", "stamp")}
+    log(f"agent SFT start on {len(splits['test'])} held-out test tasks (success = exact): {shown}")
+    return sft_dir
+
+
+def run_agent_one(spec: dict[str, Any]) -> None:
+    """Worker: one agent-condition run (RL in TRL's tool loop from the shared start, with the benchmark's gradient
+    probe and top-entropy mask log), evaluated on the held-out test tasks at its budgets."""
+    import torch
+    from transformers import AutoTokenizer, TrainerCallback
+
+    from rest_rl.config import build_dataclass
+    from rest_rl.demo import DemoAgentConfig
+    from rest_rl.demo.agent import agent_rl_trainer, agent_splits, evaluate_agent
+    from rest_rl.integrations.trl.callbacks import MetricsJsonlCallback, WallClockCallback, install_callbacks
+    from rest_rl.integrations.trl.runners import build_trainer_args
+    from rest_rl.models.loading import ModelSection
+
+    torch.set_num_threads(spec["threads"])
+    out = Path(spec["run_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("metrics.jsonl", "evals.jsonl", "gradvar.jsonl", "entropy_mask.jsonl"):
+        (out / name).unlink(missing_ok=True)
+    cfg = build_dataclass(DemoAgentConfig, spec["agent"], where="agent")
+    splits = agent_splits(cfg)
+    section = {**cfg.rl, "seed": spec["seed"], "output_dir": str(out), "report_to": "none", "disable_tqdm": True}
+    section.update(spec.get("rl_overrides", {}))
+    args = build_trainer_args("train", section, ModelSection(name_or_path=spec["start"]), spec.get("ablations", []))
+    trainer = agent_rl_trainer(spec["start"], args, splits["rl"], trainer_cls=lc._probed_trainer_class())
+    trainer.probe_every, trainer.probe_chunks, trainer.probe_log = spec["probe_every"], spec["probe_chunks"], out / "gradvar.jsonl"
+    if float(getattr(args, "top_entropy_quantile", 1.0)) < 1.0:
+        trainer.mask_log = out / "entropy_mask.jsonl"
+    tokenizer = AutoTokenizer.from_pretrained(spec["start"])
+    budgets = set(spec["budgets"])
+
+    class EvalAtBudgets(TrainerCallback):
+        def on_step_end(self, a: Any, state: Any, control: Any, **kw: Any) -> None:
+            if state.global_step in budgets:
+                t0, c0 = time.perf_counter(), time.process_time()
+                scores = _agent_scores(evaluate_agent(trainer.model, splits["test"], cfg, tokenizer=tokenizer))
+                scores.update(step=state.global_step, seconds=round(time.perf_counter() - t0, 2), cpu_seconds=round(time.process_time() - c0, 2))
+                with open(out / "evals.jsonl", "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(scores) + "\n")
+
+    install_callbacks(trainer, [WallClockCallback(), MetricsJsonlCallback(), EvalAtBudgets()])
+    t0, c0 = time.perf_counter(), time.process_time()
+    trainer.train()
+    trained = {"top_entropy_quantile": float(args.top_entropy_quantile), "rest_scheme": args.rest_scheme, "curriculum_driver": args.rest_curriculum_driver}
+    (out / "done.json").write_text(json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0, "args": trained}) + "\n")
+
+
+def run_worker(path: Path) -> None:
+    """``--worker specs.json``: the runs of one worker process, agent runs here, single-step ones in ``learning_curves``."""
+    specs = json.loads(path.read_text())
+    for one in specs["runs"] if "runs" in specs else [specs]:
+        if (Path(one["run_dir"]) / "done.json").is_file():
+            continue
+        if one.get("kind") == "agent":
+            run_agent_one(one)
+        else:
+            lc.run_one(one)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -364,13 +561,17 @@ def analyse_condition(out: Path, name: str, preset: EvidencePreset, resamples: i
     from rest_rl.eval.stats import bootstrap_mean, paired_seed_sample_bootstrap
 
     base = preset.base
+    budgets = condition_budgets(preset, name)
+    key = ROLLOUT_KEY[CONDITIONS[name].agent]
     start_path = out / name / "start" / "evals.json"
     start = json.loads(start_path.read_text()) if start_path.is_file() else None
     regime_path = out / name / "start" / "regime.json"
     regime = json.loads(regime_path.read_text()) if regime_path.is_file() else None
     runs = load_runs(out, name, preset.arms, base.seeds)
-    window = max(3, base.rl_steps // 8)
-    result: dict[str, Any] = {"label": CONDITIONS[name].label, "regime": regime, "window": window, "arms": {}}
+    if CONDITIONS[name].agent:
+        regime = first_step_regime(runs)
+    window = max(3, max(budgets) // 8)
+    result: dict[str, Any] = {"label": CONDITIONS[name].label, "regime": regime, "window": window, "budgets": list(budgets), "rollout_key": key, "arms": {}}
     if start:
         result["start"] = {"exact": start["exact"], "reward": start["reward"], "n": start["n"]}
         if "per_example" in start:
@@ -378,7 +579,7 @@ def analyse_condition(out: Path, name: str, preset: EvidencePreset, resamples: i
             result["start"]["ci"] = [ci.low, ci.high]
 
     def final_rollout(arm: str) -> list[float]:
-        return [lc._smooth([m.get("rewards/toolrl/exact_match", float("nan")) for m in r["metrics"]], window)[-1] for r in runs.get(arm, {}).values() if r["metrics"]]
+        return [lc._smooth([m.get(key, float("nan")) for m in r["metrics"]], window)[-1] for r in runs.get(arm, {}).values() if r["metrics"]]
 
     thr_vals = final_rollout(BASELINE)
     threshold = statistics.mean(thr_vals) if thr_vals else None
@@ -386,7 +587,7 @@ def analyse_condition(out: Path, name: str, preset: EvidencePreset, resamples: i
     grpo = runs.get(BASELINE, {})
     for arm, by_seed in runs.items():
         row: dict[str, Any] = {"seeds": sorted(by_seed), "budgets": {}}
-        for b in base.budgets:
+        for b in budgets:
             seeds_b = [s for s in sorted(by_seed) if b in by_seed[s]["evals"] and "per_example" in by_seed[s]["evals"][b]]
             cell: dict[str, Any] = {"exact": [by_seed[s]["evals"][b]["exact"] for s in seeds_b], "reward": [by_seed[s]["evals"][b]["reward"] for s in seeds_b]}
             if start and "per_example" in start and seeds_b:
@@ -414,7 +615,7 @@ def analyse_condition(out: Path, name: str, preset: EvidencePreset, resamples: i
         # steps to threshold (training rollouts, smoothed)
         reach = []
         for r in by_seed.values():
-            curve = lc._smooth([m.get("rewards/toolrl/exact_match", float("nan")) for m in r["metrics"]], window)
+            curve = lc._smooth([m.get(key, float("nan")) for m in r["metrics"]], window)
             reach.append(next((m["step"] for m, v in zip(r["metrics"], curve) if threshold is not None and v >= threshold), None))
         row["steps_to_threshold"] = reach
         # scale-free gradient variance, per seed (median over probes), paired ratio to GRPO
@@ -451,15 +652,34 @@ def analyse_condition(out: Path, name: str, preset: EvidencePreset, resamples: i
     return result
 
 
+def first_step_regime(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any] | None:
+    """The regime of an agent start, from the first RL step's rollouts (sampled from the start in the tool loop, the
+    same prompts for every arm of a seed): per-region token share and mean entropy, the outcome reward and the mean
+    completion length, averaged over the runs."""
+    firsts = [r["metrics"][0] for by_seed in runs.values() for r in by_seed.values() if r["metrics"] and r["metrics"][0].get("step") == 1]
+    if not firsts:
+        return None
+    return {
+        "n": len(firsts),
+        "source": "first RL step",
+        "mean_completion_tokens": statistics.mean(m.get("completions/mean_length", 0.0) for m in firsts),
+        "sampled_exact": statistics.mean(m.get(ROLLOUT_KEY[True], 0.0) for m in firsts),
+        "share": {g: _mean_or_none([m.get(f"rest/share/{g}") for m in firsts]) or 0.0 for g in REGIONS},
+        "entropy": {g: _mean_or_none([m.get(f"rest/entropy/{g}") for m in firsts]) for g in REGIONS},
+    }
+
+
 def analyse(out: Path, preset: EvidencePreset, resamples: int = 2000) -> dict[str, Any]:
     conds = {name: analyse_condition(out, name, preset, resamples) for name in preset.conditions if (out / name).is_dir()}
     power: dict[str, Any] = {}
-    last = max(preset.base.budgets)
-    sds = [c["arms"][a]["budgets"][last]["vs_grpo"]["sd_seed"] for c in conds.values() for a in c["arms"] if a != BASELINE and last in c["arms"][a]["budgets"] and "vs_grpo" in c["arms"][a]["budgets"][last]]
+    sds = []
+    for c in conds.values():
+        last = max(c["budgets"])
+        sds += [c["arms"][a]["budgets"][last]["vs_grpo"]["sd_seed"] for a in c["arms"] if a != BASELINE and last in c["arms"][a]["budgets"] and "vs_grpo" in c["arms"][a]["budgets"][last]]
     sds = [s for s in sds if s == s]
     if sds:
         pooled = math.sqrt(statistics.mean(s * s for s in sds))
-        power = {"budget": last, "pooled_sd_seed": pooled, "seeds_needed_2pt": seeds_needed(pooled), "comparisons": len(sds)}
+        power = {"budget": "last", "pooled_sd_seed": pooled, "seeds_needed_2pt": seeds_needed(pooled), "comparisons": len(sds)}
     return {"conditions": conds, "power": power}
 
 
@@ -489,13 +709,19 @@ def _f(x: float | None, digits: int = 2) -> str:
 
 def report(preset_name: str, preset: EvidencePreset, result: dict[str, Any], command: str = "") -> str:
     base = preset.base
-    budgets = base.budgets
-    last = max(budgets)
-    lines = [
-        f"Preset `{preset_name}`: {len(preset.conditions)} conditions x {len(preset.arms)} arms x {len(base.seeds)} seeds "
-        f"(seeds {list(base.seeds)}), {base.rl_steps} RL steps per run, held-out test split {base.eval_examples} examples "
-        f"(greedy) at steps {list(budgets)}. {preset.note}",
-    ]
+    single = [n for n in preset.conditions if not CONDITIONS[n].agent]
+    agent = [n for n in preset.conditions if CONDITIONS[n].agent]
+    head = f"Preset `{preset_name}`: {len(preset.conditions)} conditions x {len(preset.arms)} arms x {len(base.seeds)} seeds (seeds {list(base.seeds)})"
+    if single:
+        head += f"; single-step conditions: {base.rl_steps} RL steps per run, held-out test split {base.eval_examples} examples (greedy) at steps {list(base.budgets)}"
+    if agent:
+        acfg = agent_config(preset, Path("."))
+        head += (
+            f"; agent condition: {acfg.rl['max_steps']} RL steps of {acfg.rl_tasks_per_step} tasks x {acfg.rl.get('num_generations')} episodes, "
+            f"{acfg.eval_tasks} held-out test tasks (tasks of held-out compositions) run to their end (greedy, at most {acfg.eval_max_turns} turns) "
+            "after the last step; 'exact' = task success there"
+        )
+    lines = [head + f". {preset.note}"]
     if command:
         lines += ["", f"Command: `{command}`"]
     lines += [
@@ -507,7 +733,9 @@ def report(preset_name: str, preset: EvidencePreset, result: dict[str, Any], com
         "",
         "### Regime of each SFT start (before RL)",
         "",
-        "Completions sampled from the start at temperature 1 on RL prompts: token share / mean token entropy (nats) per region.",
+        "Completions sampled from the start at temperature 1 on RL prompts: token share / mean token entropy (nats) per region"
+        + (" (agent: the first RL step's rollouts, sampled from the start in the tool loop, mean over runs; 'sampled exact' = outcome reward)" if agent else "")
+        + ".",
         "",
         "| condition | start exact (held-out, 95% CI) | sampled exact | tokens/completion | " + " | ".join(REGIONS[:6]) + " |",
         "|---|---:|---:|---:|" + "---:|" * 6,
@@ -526,12 +754,16 @@ def report(preset_name: str, preset: EvidencePreset, result: dict[str, Any], com
         arms = [a for a in preset.arms if a in c["arms"]]
         if not arms:
             continue
+        budgets = c["budgets"]
+        last = max(budgets)
         st = c.get("start") or {}
         lines += [
             "",
             f"### {name}: {c['label']}",
             "",
-            f"SFT start: held-out exact **{_f(st.get('exact'), 3)}**. Held-out exact-call accuracy (mean ± SD over seeds) and the paired difference to GRPO:",
+            (f"SFT start: held-out task success **{_f(st.get('exact'), 3)}**. Held-out task success ('exact'; mean ± SD over seeds) and the paired difference to GRPO:"
+             if CONDITIONS[name].agent else
+             f"SFT start: held-out exact **{_f(st.get('exact'), 3)}**. Held-out exact-call accuracy (mean ± SD over seeds) and the paired difference to GRPO:"),
             "",
             "| arm | seeds | " + " | ".join(f"exact @{b}" for b in budgets) + " | " + " | ".join(f"- GRPO @{b} (pt, 95% CI)" for b in budgets) + f" | ahead @{last} | seeds for 2 pt | vs start @{last} (pt) |",
             "|---|---:|" + "---:|" * (2 * len(budgets)) + "---:|---:|---:|",
@@ -552,7 +784,7 @@ def report(preset_name: str, preset: EvidencePreset, result: dict[str, Any], com
         thr = c.get("threshold")
         lines += [
             "",
-            f"Training side: steps to reach GRPO's final smoothed rollout exact-match rate ({_f(thr, 3)}; window {c['window']} steps; "
+            f"Training side: steps to reach GRPO's final smoothed rollout {'outcome reward' if CONDITIONS[name].agent else 'exact-match rate'} ({_f(thr, 3)}; window {c['window']} steps; "
             "— = not reached), and the scale-free gradient variance (median over probes of trace(Cov) / ||mean g||², "
             "per seed; ratio to GRPO = geometric mean over seeds of the per-seed ratio, bootstrap 95% CI over seeds).",
             "",
@@ -594,7 +826,7 @@ def report(preset_name: str, preset: EvidencePreset, result: dict[str, Any], com
     if pw:
         lines += [
             "",
-            f"**Power.** Pooled over the {pw['comparisons']} arm-vs-GRPO comparisons at step {pw['budget']}, the seed-to-seed SD of a "
+            f"**Power.** Pooled over the {pw['comparisons']} arm-vs-GRPO comparisons at each condition's last step, the seed-to-seed SD of a "
             f"paired difference is {100 * pw['pooled_sd_seed']:.1f} points; detecting a 2-point difference with 80% power at the 5% "
             f"level needs about **{pw['seeds_needed_2pt']} seeds** per cell (this run has {len(base.seeds)}).",
         ]
@@ -613,13 +845,13 @@ def plots(out: Path, preset: EvidencePreset, result: dict[str, Any]) -> list[Pat
     conds = result["conditions"]
     if not conds:
         return []
-    last = max(preset.base.budgets)
     paths = []
     colors = {a: plt.get_cmap("tab10")(i) for i, a in enumerate(preset.arms)}
     # 1. arm - GRPO at the last budget, with CIs, per condition
     fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(conds) * (len(preset.arms) - 1)))
     y, ticks, labels = 0, [], []
     for name, c in conds.items():
+        last = max(c["budgets"])
         for arm in preset.arms:
             v = c["arms"].get(arm, {}).get("budgets", {}).get(last, {}).get("vs_grpo")
             if arm == BASELINE or not v:
@@ -631,7 +863,7 @@ def plots(out: Path, preset: EvidencePreset, result: dict[str, Any]) -> list[Pat
         y -= 0.5
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(ticks, labels, fontsize=7)
-    ax.set_xlabel(f"held-out exact-call accuracy, arm - GRPO at step {last} (points, 95% CI)")
+    ax.set_xlabel("held-out exact-call accuracy (agent: task success), arm - GRPO at the last step (points, 95% CI)")
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     paths.append(out / "diff_vs_grpo.png")
@@ -647,7 +879,7 @@ def plots(out: Path, preset: EvidencePreset, result: dict[str, Any]) -> list[Pat
             if not r:
                 continue
             xs, ys = [0], [st if st is not None else float("nan")]
-            for b in preset.base.budgets:
+            for b in c["budgets"]:
                 vals = r["budgets"].get(b, {}).get("exact", [])
                 xs.append(b)
                 ys.append(statistics.mean(vals) if vals else float("nan"))
@@ -672,13 +904,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=None)
     parser.add_argument("--arms", nargs="+", choices=list(lc.ARMS), default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=None, help="RL steps per run (budgets become steps/2 and steps)")
+    parser.add_argument("--steps", type=int, default=None, help="RL steps per single-step run (budgets become steps/2 and steps, or steps)")
+    parser.add_argument("--agent-steps", type=int, default=None, help="RL steps per agent run (default: the preset's)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes in parallel (default 2)")
     parser.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget (default: the preset's; 0 = none)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: cores // jobs)")
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap replicates (default 2000)")
     parser.add_argument("--report-only", action="store_true", help="only rebuild report.md, results.json and plots")
+    parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker is not None:
+        run_worker(args.worker)
+        return 0
 
     preset = PRESETS[args.preset]
     if args.conditions:
@@ -694,6 +931,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--steps must be >= 2")
         budgets = (args.steps,) if len(preset.base.budgets) == 1 else (args.steps // 2, args.steps)
         preset = replace(preset, base=replace(preset.base, rl_steps=args.steps, budgets=budgets))
+    if args.agent_steps is not None:
+        if args.agent_steps < 1:
+            parser.error("--agent-steps must be >= 1")
+        preset = replace(preset, agent={**preset.agent, "rl": {**preset.agent.get("rl", {}), "max_steps": args.agent_steps}})
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
     threads = args.threads or max(1, (os.cpu_count() or 2) // args.jobs)
@@ -712,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
         t1 = time.perf_counter()
         minutes = args.max_minutes if args.max_minutes is not None else preset.max_minutes
         deadline = t0 + 60 * minutes if minutes else None
-        left = lc.run_specs(run_matrix(preset, out), args.jobs, threads, log, per_process=preset.runs_per_process, deadline=deadline)
+        left = lc.run_specs(run_matrix(preset, out), args.jobs, threads, log, per_process=preset.runs_per_process, deadline=deadline, script=Path(__file__))
         if left:
             log(f"{left} runs not started within the {minutes}-minute budget; the report covers the finished seeds")
         log(f"all runs done in {time.perf_counter() - t1:.0f} s (total {time.perf_counter() - t0:.0f} s)")

@@ -387,13 +387,20 @@ def prepare_start(preset: Preset, out: Path, log: Any, eval_max_new_tokens: int 
 
 
 def run_specs(
-    tasks: list[tuple[str, dict[str, Any], Path]], jobs: int, threads: int, log: Any, per_process: int = 1, deadline: float | None = None
+    tasks: list[tuple[str, dict[str, Any], Path]],
+    jobs: int,
+    threads: int,
+    log: Any,
+    per_process: int = 1,
+    deadline: float | None = None,
+    script: Path | None = None,
 ) -> int:
     """Run worker specs (``(label, spec, run_dir)``; runs with a ``done.json`` are skipped), ``jobs`` worker
     processes at a time, each running ``per_process`` consecutive runs one after the other (spares the
     ~7 s of imports per run; every run still writes its own directory and ``done.json``). With ``deadline``
     (a ``time.perf_counter()`` value), no new worker starts once the mean worker time so far would overrun it.
-    Returns the number of runs left undone."""
+    ``script``: the worker's script (``--worker specs.json``; default this file). Returns the number of runs left
+    undone."""
     todo = [t for t in tasks if not (t[2] / "done.json").is_file()]
     log(f"{len(todo)} runs to do ({len(tasks) - len(todo)} already done), {jobs} at a time")
     chunks = [todo[i : i + max(1, per_process)] for i in range(0, len(todo), max(1, per_process))]
@@ -420,7 +427,7 @@ def run_specs(
             spec_path = chunk[0][2] / "specs.json"
             spec_path.write_text(json.dumps({"runs": specs}, indent=1))
             logf = open(log_path, "w")
-            proc = subprocess.Popen([sys.executable, __file__, "--worker", str(spec_path)], stdout=logf, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen([sys.executable, str(script or __file__), "--worker", str(spec_path)], stdout=logf, stderr=subprocess.STDOUT, env=env)
             running.append((proc, chunk, time.perf_counter(), log_path))
         time.sleep(1.0)
         for item in list(running):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rest_rl.cli import main
 from rest_rl.demo import DemoConfig, exact_call_match, score_held_out
 
@@ -19,8 +21,14 @@ def test_quick_demo_writes_report_plots_and_summary(tmp_path, capsys):
     assert set(summary["held_out"]) == {"test", "novel"} and summary["headline_split"] == "test"
     assert all(set(by_arm) == {"sft", "rl", "control"} for by_arm in summary["held_out"].values())
     assert summary["steps"]["rl"] == DemoConfig().quick().rl["max_steps"]
+    assert "RL - control" in printed and "(paired), McNemar p" in printed
+    for split, comps in summary["comparisons"].items():
+        assert set(comps) == {"rl_vs_sft", "control_vs_sft", "rl_vs_control"}
+        held = summary["held_out"][split]
+        assert comps["rl_vs_control"]["diff"] == pytest.approx(held["rl"]["exact"] - held["control"]["exact"], abs=1e-6)
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "| SFT start |" in report and "| SFT start + ResT RL |" in report and "(control)" in report
+    assert "| RL − control |" in report and "Paired differences on the same examples" in report
     for png in ("reward.png", "region_entropy.png", "region_weight.png"):
         assert (out / png).stat().st_size > 1000
         assert f"]({png})" in report

@@ -15,6 +15,7 @@ from rest_rl.eval.stats import (
     bootstrap_mean,
     format_estimate,
     mcnemar_exact,
+    paired_comparison,
     mean,
     paired_bootstrap,
     paired_bootstrap_diff,
@@ -166,3 +167,16 @@ def test_paired_seed_sample_bootstrap_covers_seed_spread_and_samples():
     assert paired_seed_sample_bootstrap(a, c, resamples=1000, seed=0) == wide  # seeded
     with pytest.raises(ValueError):
         paired_seed_sample_bootstrap([[1, 0]], [[1, 0, 1]])
+
+
+def test_paired_comparison_counts_discordant_pairs_and_brackets_the_difference():
+    a = [1.0] * 30 + [0.0] * 70
+    b = [1.0] * 25 + [0.0] * 5 + [1.0] * 15 + [0.0] * 55  # 5 lost, 15 gained: +10 points
+    c = paired_comparison(a, b, resamples=500)
+    assert c["diff"] == pytest.approx(0.10) and c["only_first"] == 5 and c["only_second"] == 15
+    assert c["diff_ci95"][0] < 0.10 < c["diff_ci95"][1]
+    assert c["mcnemar_p"] == pytest.approx(mcnemar_exact(5, 15))
+    same = paired_comparison(a, a, resamples=100)
+    assert same["diff"] == 0 and same["diff_ci95"] == [0.0, 0.0] and same["mcnemar_p"] == 1.0
+    with pytest.raises(ValueError, match="different sizes"):
+        paired_comparison([1.0], [1.0, 0.0])

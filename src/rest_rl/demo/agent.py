@@ -414,6 +414,22 @@ def agent_sft_rows(tasks: Sequence[Any], sft_format: str = "conversation") -> li
 # ------------------------------------------------------------------------------------------------------------
 
 
+def build_agent_model(cfg: DemoAgentConfig, splits: Mapping[str, Sequence[Any]], out: Path) -> tuple[Path, dict[str, Any]]:
+    """The tokenizer, trained on the gold conversations of the labelled and RL tasks, and the tiny model, with the
+    agent chat template, in ``out``; returns the directory and its ``rest_rl_embedded.json`` (sizes)."""
+    from rest_rl.models.tiny import make_embedded_model
+
+    template = agent_chat_template(compact_tools=cfg.compact_tools)
+    model_dir = make_embedded_model(
+        out,
+        config=replace(cfg.model, seed=cfg.seed),
+        vocab_size=cfg.vocab_size,
+        corpus=conversation_corpus(list(splits["labelled"]) + list(splits["rl"]), template, split_words=cfg.split_words),
+    )
+    _set_chat_template(model_dir, template)
+    return model_dir, json.loads((model_dir / "rest_rl_embedded.json").read_text(encoding="utf-8"))
+
+
 def _set_chat_template(model_dir: Path, template: str) -> None:
     from transformers import AutoTokenizer
 
@@ -422,7 +438,9 @@ def _set_chat_template(model_dir: Path, template: str) -> None:
     tokenizer.save_pretrained(model_dir)
 
 
-def _train_sft(base: Path, out: Path, rows: list[dict[str, Any]], section: dict[str, Any], description: str) -> None:
+def train_agent_sft(base: Path, out: Path, rows: list[dict[str, Any]], section: dict[str, Any], description: str) -> None:
+    """SFT of the model in ``base`` on ``rows`` (:func:`agent_sft_rows`) with the ResTSFTConfig fields of
+    ``section``; the model and tokenizer are saved to ``out``."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -440,67 +458,76 @@ def _train_sft(base: Path, out: Path, rows: list[dict[str, Any]], section: dict[
     tokenizer.save_pretrained(out)
 
 
-def _train_rl(base: Path, out: Path, tasks: Sequence[Any], section: dict[str, Any]) -> None:
+def agent_rl_trainer(base: str | os.PathLike[str], args: Any, tasks: Sequence[Any], *, trainer_cls: type | None = None) -> Any:
+    """The ResT trainer of the RL stage: ``tasks`` as GRPO rows, TRL's tool loop over the world's environments
+    (``environment_factory``), the outcome reward only. ``trainer_cls``: a subclass of ``ResTGRPOTrainer``
+    (benchmarks add probes this way)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rest_rl.config import build_dataclass
     from rest_rl.envs import ENVIRONMENTS, outcome_reward, to_grpo_row
-    from rest_rl.integrations.trl.callbacks import default_callbacks, install_callbacks
-    from rest_rl.integrations.trl.grpo import ResTGRPOConfig, ResTGRPOTrainer
+    from rest_rl.integrations.trl.grpo import ResTGRPOTrainer
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # environment_factory is "experimental" in TRL 1.16
-    args = build_dataclass(ResTGRPOConfig, {**section, "output_dir": str(out)}, where="rl")
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base)
-    trainer = ResTGRPOTrainer(
-        model=model,
+    cls = trainer_cls or ResTGRPOTrainer
+    return cls(
+        model=AutoModelForCausalLM.from_pretrained(base),
         reward_funcs=[outcome_reward],
         args=args,
         train_dataset=Dataset.from_list([to_grpo_row(t) for t in tasks]),
-        processing_class=tokenizer,
+        processing_class=AutoTokenizer.from_pretrained(base),
         environment_factory=ENVIRONMENTS,
     )
+
+
+def _train_rl(base: Path, out: Path, tasks: Sequence[Any], section: dict[str, Any]) -> None:
+    from transformers import AutoTokenizer
+
+    from rest_rl.config import build_dataclass
+    from rest_rl.integrations.trl.callbacks import default_callbacks, install_callbacks
+    from rest_rl.integrations.trl.grpo import ResTGRPOConfig
+
+    args = build_dataclass(ResTGRPOConfig, {**section, "output_dir": str(out)}, where="rl")
+    trainer = agent_rl_trainer(base, args, tasks)
     install_callbacks(trainer, default_callbacks(f"rl ({args.rest_scheme})"))
     trainer.train()
     trainer.save_model(str(out))
-    tokenizer.save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
 
 
-def _evaluate(model_dir: Path, tasks: Sequence[Any], cfg: DemoAgentConfig, predictions: Path) -> list[dict[str, Any]]:
-    """Run every task to its end with the model (greedy); write one record per task; return the records."""
+def evaluate_agent(
+    model: Any, tasks: Sequence[Any], cfg: DemoAgentConfig, predictions: Path | None = None, *, tokenizer: Any = None
+) -> list[dict[str, Any]]:
+    """Run every task to its end with the model (greedy), ``eval_batch_size`` conversations at a time; return one
+    record per task (``success`` among them), also written to ``predictions`` when given. ``model``: a model
+    directory, or a loaded model with its ``tokenizer`` (evaluation during training)."""
     from rest_rl.eval.agent import run_episodes
     from rest_rl.eval.engines import HFEngine
 
-    engine = HFEngine(str(model_dir), batch_size=cfg.eval_batch_size, device="cpu", dtype="float32")
+    if tokenizer is None:
+        engine = HFEngine(str(model), batch_size=cfg.eval_batch_size, device="cpu", dtype="float32")
+    else:
+        engine = HFEngine(model, tokenizer, batch_size=cfg.eval_batch_size)
+    was_training = getattr(model, "training", False)
     records: list[dict[str, Any]] = []
     for start in range(0, len(tasks), cfg.eval_batch_size):
         chunk = tasks[start : start + cfg.eval_batch_size]
         records += run_episodes(chunk, engine, max_turns=cfg.eval_max_turns, max_new_tokens=cfg.eval_max_new_tokens)
-    predictions.parent.mkdir(parents=True, exist_ok=True)
-    with open(predictions, "w", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    if was_training:
+        model.train()
+    if predictions is not None:
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        with open(predictions, "w", encoding="utf-8") as fh:
+            for rec in records:
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
     return records
 
 
 def _paired(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """``b - a`` in success on the same tasks: the difference, its paired bootstrap 95% interval, the discordant
-    pairs and the exact McNemar p-value."""
-    from rest_rl.eval.stats import mcnemar_exact, paired_bootstrap_diff
+    """``b - a`` in success on the same tasks (:func:`rest_rl.eval.stats.paired_comparison`)."""
+    from rest_rl.eval.stats import paired_comparison
 
-    xa = [1.0 if r["success"] else 0.0 for r in a]
-    xb = [1.0 if r["success"] else 0.0 for r in b]
-    ci = paired_bootstrap_diff(xa, xb)
-    only_a = sum(1 for x, y in zip(xa, xb) if x > y)
-    only_b = sum(1 for x, y in zip(xa, xb) if y > x)
-    return {
-        "diff": round((sum(xb) - sum(xa)) / max(1, len(xa)), 6),
-        "diff_ci95": [round(ci.low, 6), round(ci.high, 6)],
-        "only_first": only_a,
-        "only_second": only_b,
-        "mcnemar_p": mcnemar_exact(only_a, only_b),
-    }
+    return paired_comparison([1.0 if r["success"] else 0.0 for r in a], [1.0 if r["success"] else 0.0 for r in b])
 
 
 def run_demo_agent(cfg: DemoAgentConfig, *, log: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -509,7 +536,6 @@ def run_demo_agent(cfg: DemoAgentConfig, *, log: Callable[[str], None] | None = 
 
     from rest_rl.demo.pipeline import Stage, machine_info, say
     from rest_rl.eval.agent import score_records
-    from rest_rl.models.tiny import make_embedded_model
 
     try:
         import datasets
@@ -535,16 +561,7 @@ def run_demo_agent(cfg: DemoAgentConfig, *, log: Callable[[str], None] | None = 
 
     with Stage(timings, "world_model", "[1/6] multi-turn tool world, tokenizer and tiny model", log):
         splits = agent_splits(cfg)
-        corpus_tasks = splits["labelled"] + splits["rl"]
-        template = agent_chat_template(compact_tools=cfg.compact_tools)
-        model_dir = make_embedded_model(
-            out / "model",
-            config=replace(cfg.model, seed=cfg.seed),
-            vocab_size=cfg.vocab_size,
-            corpus=conversation_corpus(corpus_tasks, template, split_words=cfg.split_words),
-        )
-        _set_chat_template(model_dir, template)
-        info = json.loads((model_dir / "rest_rl_embedded.json").read_text(encoding="utf-8"))
+        model_dir, info = build_agent_model(cfg, splits, out / "model")
         sft_rows = agent_sft_rows(splits["labelled"], cfg.sft_format)
         sft_turns = sum(len(task.gold) + 1 for task in splits["labelled"])
         held_out = {split: splits[split] for split in cfg.eval_splits}
@@ -559,7 +576,7 @@ def run_demo_agent(cfg: DemoAgentConfig, *, log: Callable[[str], None] | None = 
 
     def evaluate(arm: str, model: Path) -> None:
         for split, tasks in held_out.items():
-            records[split][arm] = _evaluate(model, tasks, cfg, out / "eval" / f"{arm}-{split}.jsonl")
+            records[split][arm] = evaluate_agent(model, tasks, cfg, out / "eval" / f"{arm}-{split}.jsonl")
 
     def success_line(arm: str) -> str:
         return ", ".join(
@@ -570,7 +587,7 @@ def run_demo_agent(cfg: DemoAgentConfig, *, log: Callable[[str], None] | None = 
     with Stage(
         timings, "sft", f"[2/6] SFT warm start on {cfg.sft_labels} gold trajectories ({sft_steps} steps)", log
     ):
-        _train_sft(model_dir, sft_dir, sft_rows, cfg.sft, "sft")
+        train_agent_sft(model_dir, sft_dir, sft_rows, cfg.sft, "sft")
 
     with Stage(timings, "eval_sft", "[3/6] held-out episodes of the SFT start (greedy)", log):
         evaluate("sft", sft_dir)
@@ -592,7 +609,7 @@ def run_demo_agent(cfg: DemoAgentConfig, *, log: Callable[[str], None] | None = 
         with Stage(
             timings, "control", f"[5/6] control arm: SFT continued on the same {cfg.sft_labels} trajectories ({control_steps} steps)", log
         ):
-            _train_sft(sft_dir, control_dir, sft_rows, {**cfg.sft, **cfg.control_sft}, "control")
+            train_agent_sft(sft_dir, control_dir, sft_rows, {**cfg.sft, **cfg.control_sft}, "control")
     else:
         log("[5/6] control arm skipped (control: false)")
 
@@ -775,11 +792,6 @@ def _ci(ci: Any) -> str:
     return f" [{100 * float(ci[0]):.1f}, {100 * float(ci[1]):.1f}]"
 
 
-def _signed_ci(c: Mapping[str, Any]) -> str:
-    lo, hi = c["diff_ci95"]
-    return f"{100 * c['diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
-
-
 def write_agent_report(out_dir: str | os.PathLike[str], summary: Mapping[str, Any], *, rl_metrics: str | os.PathLike[str]) -> Path:
     """Write ``report.md`` and the plots into ``out_dir``; returns the report's path.
 
@@ -787,7 +799,7 @@ def write_agent_report(out_dir: str | os.PathLike[str], summary: Mapping[str, An
     gives it, ``comparisons``, ``timings_s``, ``steps``, ...); ``rl_metrics`` the RL stage's ``metrics.jsonl``.
     """
     from rest_rl.core.regions import Region
-    from rest_rl.demo.report import plot_regions, run_lines, series
+    from rest_rl.demo.report import comparison_lines, plot_regions, run_lines, series
     from rest_rl.integrations.trl.callbacks import read_metrics
 
     out = Path(out_dir)
@@ -837,20 +849,7 @@ def write_agent_report(out_dir: str | os.PathLike[str], summary: Mapping[str, An
             cells.append((f"**{value}**" if split == headline else value) + _ci(o.get("success_ci95")))
         lines.append(f"| {_ARM_LABELS[arm]} | {detail[arm]} | " + " | ".join(cells) + " |")
     lines.append("")
-    comps = summary.get("comparisons", {})
-    if comps:
-        lines += [
-            "Paired differences on the same tasks (percentage points; paired bootstrap 95% interval; exact McNemar p):",
-            "",
-            "| comparison | " + " | ".join(splits) + " |",
-            "|---|" + "---:|" * len(splits),
-        ]
-        names = {"rl_vs_sft": "RL − SFT start", "control_vs_sft": "control − SFT start", "rl_vs_control": "RL − control"}
-        for key, label in names.items():
-            if all(key in comps.get(s, {}) for s in splits):
-                cells = [f"{_signed_ci(comps[s][key])}, p={comps[s][key]['mcnemar_p']:.2g}" for s in splits]
-                lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines.append("")
+    lines += comparison_lines(summary.get("comparisons", {}), splits, items="tasks")
     for split in splits:
         held = summary["held_out"][split]
         lines += [

@@ -377,6 +377,7 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = say) -> dict[str, 
     from rest_rl.models.loading import ModelSection
     from rest_rl.models.tiny import make_embedded_model
     from rest_rl.demo.report import write_report
+    from rest_rl.eval.stats import paired_comparison
 
     try:
         import datasets
@@ -418,10 +419,11 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = say) -> dict[str, 
         )
 
     scores: dict[str, dict[str, HeldOutScores]] = {split: {} for split in cfg.eval_splits}
+    correct: dict[str, dict[str, list[float]]] = {split: {} for split in cfg.eval_splits}  # per-example exact, for pairing
 
     def evaluate(arm: str, model: Path) -> None:
         for split, examples in held_out.items():
-            scores[split][arm] = _evaluate(model, examples, cfg, out / "eval" / f"{arm}-{split}.jsonl")
+            scores[split][arm], correct[split][arm] = _evaluate(model, examples, cfg, out / "eval" / f"{arm}-{split}.jsonl")
 
     sft_dir = out / "sft"
     with Stage(timings, "sft", f"[2/6] SFT warm start on {cfg.sft_labels} labelled examples ({cfg.sft.get('max_steps')} steps)"):
@@ -462,10 +464,17 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = say) -> dict[str, 
         if cfg.control:
             evaluate("control", control_dir)
 
+    pairs = {"rl_vs_sft": ("sft", "rl")}
+    if cfg.control:
+        pairs.update({"control_vs_sft": ("sft", "control"), "rl_vs_control": ("control", "rl")})
+    comparisons = {
+        split: {name: paired_comparison(by_arm[a], by_arm[b]) for name, (a, b) in pairs.items()} for split, by_arm in correct.items()
+    }
     elapsed = time.perf_counter() - t_start
     summary: dict[str, Any] = {
         "headline_split": cfg.eval_splits[0],
         "held_out": {split: {arm: s.row() for arm, s in by_arm.items()} for split, by_arm in scores.items()},
+        "comparisons": comparisons,
         "split_labels": {k: SPLIT_LABELS[k] for k in cfg.eval_splits},
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "total_s": round(elapsed, 1),
@@ -494,17 +503,24 @@ def run_demo(cfg: DemoConfig, *, log: Callable[[str], None] = say) -> dict[str, 
         for arm, label in rows:
             ci = by_arm[arm].exact_ci
             log(f"  {label:<{width}}{by_arm[arm].exact:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
+        for name, text in (("rl_vs_sft", "RL - SFT start"), ("rl_vs_control", "RL - control  ")):
+            if name in comparisons[split]:
+                c = comparisons[split][name]
+                log(f"  {text}: {c['diff']:+.3f} [{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}] (paired), McNemar p = {c['mcnemar_p']:.2g}")
     log(f"report: {report}   (total {elapsed:.0f} s)")
     return summary
 
 
-def _evaluate(model_dir: Path, examples: Sequence[Any], cfg: DemoConfig, predictions: Path) -> HeldOutScores:
+def _evaluate(model_dir: Path, examples: Sequence[Any], cfg: DemoConfig, predictions: Path) -> tuple[HeldOutScores, list[float]]:
+    """Greedy completions of ``examples``, written to ``predictions``; returns the scores and the per-example exact
+    match (1.0 / 0.0, in order)."""
     completions = generate_held_out(model_dir, examples, cfg)
+    exact = [1.0 if exact_call_match(text, ex) else 0.0 for ex, text in zip(examples, completions)]
     predictions.parent.mkdir(parents=True, exist_ok=True)
     with open(predictions, "w", encoding="utf-8") as fh:
-        for ex, text in zip(examples, completions):
-            fh.write(json.dumps({"id": ex.id, "completion": text, "exact": exact_call_match(text, ex)}) + "\n")
-    return score_held_out(completions, examples)
+        for ex, text, e in zip(examples, completions, exact):
+            fh.write(json.dumps({"id": ex.id, "completion": text, "exact": bool(e)}) + "\n")
+    return score_held_out(completions, examples), exact
 
 
 def _plain(cfg: DemoConfig) -> dict[str, Any]:

@@ -175,6 +175,7 @@ def write_report(
             cells.append(cell + _ci_text(summary["held_out"][split][arm].get("exact_ci")))
         lines.append(f"| {_ARM_LABELS[arm]} | {detail[arm]} | " + " | ".join(cells) + " |")
     lines.append("")
+    lines += comparison_lines(summary.get("comparisons", {}), splits, items="examples")
     for split in splits:
         held = summary["held_out"][split]
         n = held["sft"]["n"]
@@ -237,6 +238,33 @@ def write_report(
     path = out / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+_COMPARISONS = {"rl_vs_sft": "RL − SFT start", "control_vs_sft": "control − SFT start", "rl_vs_control": "RL − control"}
+
+
+def signed_ci(c: Mapping[str, Any]) -> str:
+    """A paired comparison (:func:`rest_rl.eval.stats.paired_comparison`) in points: ``+5.0 [+0.7, +9.3]``."""
+    lo, hi = c["diff_ci95"]
+    return f"{100 * c['diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+
+
+def comparison_lines(comparisons: Mapping[str, Mapping[str, Any]], splits: Sequence[str], *, items: str) -> list[str]:
+    """The reports' table of paired differences between the arms (``comparisons[split][name]``, names as in
+    ``_COMPARISONS``) on the same ``items``; nothing when there are none."""
+    if not comparisons:
+        return []
+    lines = [
+        f"Paired differences on the same {items} (percentage points; paired bootstrap 95% interval; exact McNemar p):",
+        "",
+        "| comparison | " + " | ".join(splits) + " |",
+        "|---|" + "---:|" * len(splits),
+    ]
+    for key, label in _COMPARISONS.items():
+        if all(key in comparisons.get(s, {}) for s in splits):
+            cells = [f"{signed_ci(comparisons[s][key])}, p={comparisons[s][key]['mcnemar_p']:.2g}" for s in splits]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def run_lines(summary: Mapping[str, Any], files: str) -> list[str]:

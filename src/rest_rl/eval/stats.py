@@ -51,6 +51,7 @@ __all__ = [
     "mean",
     "paired_bootstrap",
     "paired_bootstrap_diff",
+    "paired_comparison",
     "paired_seed_sample_bootstrap",
     "percentile",
 ]
@@ -287,3 +288,22 @@ def format_estimate(value: float | None, interval: Interval | None, *, factor: f
     if interval is None:
         return text
     return f"{text} [{interval.low * factor:.{digits}f}, {interval.high * factor:.{digits}f}]"
+
+
+def paired_comparison(a: Sequence[float], b: Sequence[float], *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """``b - a`` for two arms' 0/1 outcomes on the same items: the difference of the means, its paired bootstrap
+    95% interval (:func:`paired_bootstrap_diff`), the discordant counts (``only_first``: right in ``a`` only) and
+    the exact McNemar p-value (:func:`mcnemar_exact`). Plain values, ready for JSON."""
+    if len(a) != len(b):
+        raise ValueError(f"paired comparison of samples of different sizes: {len(a)} and {len(b)}")
+    ci = paired_bootstrap_diff(a, b, resamples=resamples, seed=seed)
+    only_a = sum(1 for x, y in zip(a, b) if x > y)
+    only_b = sum(1 for x, y in zip(a, b) if y > x)
+    return {
+        "diff": round((sum(b) - sum(a)) / max(1, len(a)), 6),
+        "diff_ci95": [round(ci.low, 6), round(ci.high, 6)],
+        "only_first": only_a,
+        "only_second": only_b,
+        "mcnemar_p": mcnemar_exact(only_a, only_b),
+    }
+

@@ -32,12 +32,12 @@ def ev():
 
 
 def test_matrix_is_paired_conditions_x_arms_x_seeds(ev, tmp_path):
-    p = ev.PRESETS["cpu_evidence"]
-    assert set(p.conditions) == {"today_normal", "today_weak", "long_normal", "long_weak"}
+    p = ev.PRESETS["cpu_matrix"]
+    assert set(p.conditions) == {"today_normal", "today_weak", "long_normal", "long_weak", "agent"}
     assert p.arms == ("grpo", "rest_entropy", "rest_official", "top_entropy", "rest_closed_loop")
     assert len(p.base.seeds) >= 8 and p.base.eval_examples >= 1000
     tasks = ev.run_matrix(p, tmp_path)
-    assert len(tasks) == 4 * 5 * len(p.base.seeds)
+    assert len(tasks) == 5 * 5 * len(p.base.seeds)
     assert len({str(d) for _, _, d in tasks}) == len(tasks)
     # seed-major: every run of seed k comes before any run of seed k+1
     seeds = [spec["seed"] for _, spec, _ in tasks]
@@ -49,6 +49,9 @@ def test_matrix_is_paired_conditions_x_arms_x_seeds(ev, tmp_path):
         assert run_dir.parts[-3:] == ("runs", spec["arm"], f"seed{spec['seed']}") and run_dir.parts[-4] == cond
         assert spec["ablations"] == ev.lc.ARMS[spec["arm"]]
     assert all(len(starts) == 1 for starts in by_cond.values())  # one SFT start per condition, shared by the arms
+    agent = [spec for _, spec, _ in tasks if spec.get("kind") == "agent"]
+    assert len(agent) == 5 * len(p.base.seeds) and {s["arm"] for s in agent} == set(p.arms)
+    assert all(s["budgets"] == [s["agent"]["rl"]["max_steps"]] for s in agent)
     top = next(spec for _, spec, _ in tasks if spec["arm"] == "top_entropy")
     assert top["ablations"] == ["uniform"] and top["rl_overrides"] == {"top_entropy_quantile": 0.2}
     closed = next(spec for _, spec, _ in tasks if spec["arm"] == "rest_closed_loop")
@@ -59,9 +62,54 @@ def test_matrix_is_paired_conditions_x_arms_x_seeds(ev, tmp_path):
     assert weak.sft_labels < normal.sft_labels and weak.sft["max_steps"] < ev.lc.demo_config(normal, tmp_path).sft["max_steps"]
     assert long_.world["think_filler"] > 0 and "think_filler" not in normal.world
     for name in p.conditions:
+        if name == "agent":
+            continue
         cfg = ev.demo_config(p, name, tmp_path)
         cfg.check_trainer_sections()
         assert cfg.eval_examples == p.base.eval_examples and max(p.base.budgets) == cfg.rl["max_steps"]
+
+
+def test_default_preset_and_the_agent_condition(ev, tmp_path):
+    """The default preset: the two conditions with a start between floor and converged, plus the agent condition,
+    3 seeds; the agent runs use the agentic demo's configuration with a fixed RL task pool and no control arm."""
+    from rest_rl.config import build_dataclass, to_plain
+    from rest_rl.demo import DemoAgentConfig
+
+    p = ev.PRESETS["cpu_evidence"]
+    assert p.conditions == ("today_normal", "long_normal", "agent") and len(p.base.seeds) >= 3
+    assert p.base.rl_steps >= 128 and p.base.eval_examples >= 1000 and p.max_minutes <= 90
+    cfg = ev.agent_config(p, tmp_path / "agent")
+    demo = DemoAgentConfig()
+    assert cfg.out_dir == str(tmp_path / "agent" / "start") and cfg.eval_splits == ["test"] and not cfg.control
+    assert cfg.rl_tasks == 500 and cfg.rl["max_steps"] == demo.rl["max_steps"] and cfg.rl["logging_steps"] == 1
+    assert cfg.sft == demo.sft and cfg.tasks == demo.tasks and cfg.eval_tasks == 300
+    assert ev.condition_budgets(p, "agent") == (cfg.rl["max_steps"],) and ev.condition_budgets(p, "long_normal") == (128,)
+    cfg.check_trainer_sections()
+    # the worker rebuilds the same configuration from the spec's plain values
+    spec = next(s for _, s, _ in ev.run_matrix(p, tmp_path) if s.get("kind") == "agent")
+    assert build_dataclass(DemoAgentConfig, spec["agent"], where="agent") == cfg
+    assert to_plain(cfg) == spec["agent"]
+    # --agent-steps reaches the agent runs only
+    q = ev.replace(p, agent={**p.agent, "rl": {"max_steps": 7}})
+    assert ev.condition_budgets(q, "agent") == (7,) and ev.condition_budgets(q, "today_normal") == (128,)
+    # the smoke preset's agent condition is the demo's quick() one
+    assert ev.agent_config(ev.PRESETS["smoke"], tmp_path).tasks.n_train == demo.quick().tasks.n_train
+
+
+def test_agent_scores_and_first_step_regime(ev):
+    records = [{"success": True, "state_ok": True}, {"success": False, "state_ok": True}, {"success": False, "state_ok": False}]
+    scores = ev._agent_scores(records)
+    assert scores == {"exact": pytest.approx(1 / 3), "reward": pytest.approx(2 / 3), "n": 3, "per_example": "100"}
+    first = {"step": 1, "completions/mean_length": 60.0, "rewards/outcome_reward/mean": 0.25, "rest/share/THINK": 0.5, "rest/entropy/THINK": 1.0}
+    runs = {
+        "grpo": {0: {"metrics": [first, {**first, "step": 2, "rest/share/THINK": 0.9}]}},
+        "rest_entropy": {0: {"metrics": [{**first, "rest/entropy/THINK": 3.0, "rewards/outcome_reward/mean": 0.75}]}},
+        "top_entropy": {0: {"metrics": [{**first, "step": 5}]}},  # no step-1 record: not the start's rollouts
+    }
+    regime = ev.first_step_regime(runs)
+    assert regime["n"] == 2 and regime["share"]["THINK"] == pytest.approx(0.5) and regime["entropy"]["THINK"] == pytest.approx(2.0)
+    assert regime["sampled_exact"] == pytest.approx(0.5) and regime["entropy"]["FORMAT"] is None and regime["share"]["FORMAT"] == 0.0
+    assert ev.first_step_regime({}) is None
 
 
 def test_arm_configs_build_with_the_intended_fields(ev, tmp_path):
@@ -172,3 +220,29 @@ def test_top_entropy_quantile_takes_effect_through_the_rest_trainer(
     assert 0.1 < record["kept"] < 0.4
     assert any(k.startswith("kept/") for k in record)
     assert losses[0.2] != pytest.approx(losses[1.0])
+
+
+def test_report_of_a_fake_agent_condition(ev, tmp_path):
+    """The agent condition is analysed at its own budget with the outcome reward as the rollout curve, and its
+    regime row comes from the first RL step's rollouts."""
+    from dataclasses import replace
+
+    p = replace(ev.PRESETS["smoke"], conditions=("agent",), arms=("grpo", "rest_entropy"), base=replace(ev.PRESETS["smoke"].base, seeds=(0, 1)))
+    steps = ev.condition_budgets(p, "agent")[-1]
+    cond = tmp_path / "agent"
+    (cond / "start").mkdir(parents=True)
+    (cond / "start" / "evals.json").write_text(json.dumps({"exact": 0.2, "reward": 0.5, "n": 10, "per_example": "1100000000"}))
+    for arm, outcome in (("grpo", "1100000000"), ("rest_entropy", "1110000000")):
+        for seed in (0, 1):
+            d = cond / "runs" / arm / f"seed{seed}"
+            _fake_run(d, outcome, steps, rel=1.0)
+            metrics = [{"step": s, "reward": 0.3, "rewards/outcome_reward/mean": 0.3, "completions/mean_length": 70.0, "rest/share/SCAFFOLD": 0.5, "rest/entropy/SCAFFOLD": 0.07} for s in range(1, steps + 1)]
+            (d / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    result = ev.analyse(tmp_path, p, resamples=200)
+    c = result["conditions"]["agent"]
+    assert c["budgets"] == [steps] and c["rollout_key"] == "rewards/outcome_reward/mean" and c["threshold"] == pytest.approx(0.3)
+    assert c["arms"]["rest_entropy"]["budgets"][steps]["vs_grpo"]["diff"] == pytest.approx(0.1)
+    assert c["regime"]["source"] == "first RL step" and c["regime"]["share"]["SCAFFOLD"] == pytest.approx(0.5)
+    text = ev.report("smoke", p, result)
+    assert "held-out task success **0.200**" in text and "rollout outcome reward (0.300" in text
+    assert "| agent | 0.200" in text and "0.50 / 0.07" in text and "agent condition:" in text
