@@ -140,6 +140,8 @@ DEMO_SFT = {"max_steps": 400, "per_device_train_batch_size": 32, "learning_rate"
 DEMO_RL = {"per_device_train_batch_size": 32, "num_generations": 8, "learning_rate": 3.0e-4, "max_completion_length": 128}
 # the agent condition: the agentic demo's defaults, with the RL task pool fixed (500 tasks: the tokenizer's corpus,
 # and so the start, does not depend on the step count) and the 300 held-out test tasks of its headline
+# sizes shared by the CPU presets: today's world, the demo's SFT start and RL batch, 1,000 held-out examples
+CPU_SIZES: dict[str, Any] = {"eval_examples": 1000, "world": TODAY_WORLD, "sft": DEMO_SFT, "rl": DEMO_RL, "sft_labels": 400, "vocab_size": 2048}
 AGENT = {"rl_tasks": 500, "eval_splits": ["test"], "eval_tasks": 300, "control": False, "rl": {"max_steps": 50}}
 
 
@@ -155,14 +157,9 @@ def _presets() -> dict[str, EvidencePreset]:
             base=P(
                 rl_steps=128,
                 budgets=(128,),
-                eval_examples=1000,
                 seeds=(0, 1, 2),
                 probe_every=8,
-                world=TODAY_WORLD,
-                sft=DEMO_SFT,
-                rl=DEMO_RL,
-                sft_labels=400,
-                vocab_size=2048,
+                **CPU_SIZES,
             ),
             conditions=("today_normal", "long_normal", "agent"),
             max_minutes=88,
@@ -178,14 +175,9 @@ def _presets() -> dict[str, EvidencePreset]:
             base=P(
                 rl_steps=32,
                 budgets=(32,),
-                eval_examples=1000,
                 seeds=tuple(range(8)),
                 probe_every=4,
-                world=TODAY_WORLD,
-                sft=DEMO_SFT,
-                rl=DEMO_RL,
-                sft_labels=400,
-                vocab_size=2048,
+                **CPU_SIZES,
             ),
             conditions=("today_normal", "today_weak", "long_normal", "long_weak", "agent"),
             agent=AGENT,
@@ -447,12 +439,11 @@ def run_agent_one(spec: dict[str, Any]) -> None:
     """Worker: one agent-condition run (RL in TRL's tool loop from the shared start, with the benchmark's gradient
     probe and top-entropy mask log), evaluated on the held-out test tasks at its budgets."""
     import torch
-    from transformers import AutoTokenizer, TrainerCallback
+    from transformers import AutoTokenizer
 
     from rest_rl.config import build_dataclass
     from rest_rl.demo import DemoAgentConfig
     from rest_rl.demo.agent import agent_rl_trainer, agent_splits, evaluate_agent
-    from rest_rl.integrations.trl.callbacks import MetricsJsonlCallback, WallClockCallback, install_callbacks
     from rest_rl.integrations.trl.runners import build_trainer_args
     from rest_rl.models.loading import ModelSection
 
@@ -467,26 +458,11 @@ def run_agent_one(spec: dict[str, Any]) -> None:
     section.update(spec.get("rl_overrides", {}))
     args = build_trainer_args("train", section, ModelSection(name_or_path=spec["start"]), spec.get("ablations", []))
     trainer = agent_rl_trainer(spec["start"], args, splits["rl"], trainer_cls=lc._probed_trainer_class())
-    trainer.probe_every, trainer.probe_chunks, trainer.probe_log = spec["probe_every"], spec["probe_chunks"], out / "gradvar.jsonl"
-    if float(getattr(args, "top_entropy_quantile", 1.0)) < 1.0:
-        trainer.mask_log = out / "entropy_mask.jsonl"
     tokenizer = AutoTokenizer.from_pretrained(spec["start"])
-    budgets = set(spec["budgets"])
-
-    class EvalAtBudgets(TrainerCallback):
-        def on_step_end(self, a: Any, state: Any, control: Any, **kw: Any) -> None:
-            if state.global_step in budgets:
-                t0, c0 = time.perf_counter(), time.process_time()
-                scores = _agent_scores(evaluate_agent(trainer.model, splits["test"], cfg, tokenizer=tokenizer))
-                scores.update(step=state.global_step, seconds=round(time.perf_counter() - t0, 2), cpu_seconds=round(time.process_time() - c0, 2))
-                with open(out / "evals.jsonl", "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(scores) + "\n")
-
-    install_callbacks(trainer, [WallClockCallback(), MetricsJsonlCallback(), EvalAtBudgets()])
-    t0, c0 = time.perf_counter(), time.process_time()
-    trainer.train()
-    trained = {"top_entropy_quantile": float(args.top_entropy_quantile), "rest_scheme": args.rest_scheme, "curriculum_driver": args.rest_curriculum_driver}
-    (out / "done.json").write_text(json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0, "args": trained}) + "\n")
+    lc.train_probed(
+        trainer, out, spec["probe_every"], spec["probe_chunks"], spec["budgets"],
+        lambda model: _agent_scores(evaluate_agent(model, splits["test"], cfg, tokenizer=tokenizer)),
+    )
 
 
 def run_worker(path: Path) -> None:

@@ -313,13 +313,10 @@ def _probed_trainer_class() -> type:
 def run_one(spec: dict[str, Any]) -> None:
     """Worker entry point (``--worker spec.json``)."""
     import torch
-    from transformers import TrainerCallback
-
     from rest_rl.data.selection import load_examples
     from rest_rl.integrations.trl.runners import build_trainer_args, grpo_dataset
     from rest_rl.models.loading import ModelSection, load_tokenizer
     from rest_rl.demo import data_section
-    from rest_rl.integrations.trl.callbacks import MetricsJsonlCallback, WallClockCallback, install_callbacks
 
     preset = Preset(**{**spec["preset"], "budgets": tuple(spec["preset"]["budgets"]), "seeds": tuple(spec["preset"]["seeds"])})
     torch.set_num_threads(spec["threads"])
@@ -338,18 +335,29 @@ def run_one(spec: dict[str, Any]) -> None:
     tokenizer = load_tokenizer(start)
     dataset = grpo_dataset(load_examples(data_section(cfg, split="train", offset=cfg.sft_labels, limit=n_rl)), data_section(cfg, split="train"), tokenizer)
     held_out = load_examples(data_section(cfg, split="test", limit=cfg.eval_examples))
-    cls = _probed_trainer_class()
-    trainer = cls(model=start, args=args, train_dataset=dataset, processing_class=tokenizer)
-    trainer.probe_every, trainer.probe_chunks, trainer.probe_log = preset.probe_every, preset.probe_chunks, out / "gradvar.jsonl"
+    trainer = _probed_trainer_class()(model=start, args=args, train_dataset=dataset, processing_class=tokenizer)
+    train_probed(trainer, out, preset.probe_every, preset.probe_chunks, preset.budgets, lambda model: evaluate(model, tokenizer, held_out, cfg))
+
+
+def train_probed(trainer: Any, out: Path, probe_every: int, probe_chunks: int, budgets: Any, score: Any) -> None:
+    """Train a ``_probed_trainer_class()`` trainer with its logs in ``out``: gradient probes every ``probe_every``
+    steps (``gradvar.jsonl``), the top-entropy mask log when the arm uses one, held-out ``score(model)`` (a dict)
+    at every step in ``budgets`` (``evals.jsonl``), metrics, and ``done.json`` with the run's times and arm."""
+    from transformers import TrainerCallback
+
+    from rest_rl.integrations.trl.callbacks import MetricsJsonlCallback, WallClockCallback, install_callbacks
+
+    args = trainer.args
+    trainer.probe_every, trainer.probe_chunks, trainer.probe_log = probe_every, probe_chunks, out / "gradvar.jsonl"
     if float(getattr(args, "top_entropy_quantile", 1.0)) < 1.0:
         trainer.mask_log = out / "entropy_mask.jsonl"
-    budgets = set(preset.budgets)
+    steps = set(budgets)
 
     class EvalAtBudgets(TrainerCallback):
         def on_step_end(self, a: Any, state: Any, control: Any, **kw: Any) -> None:
-            if state.global_step in budgets:
+            if state.global_step in steps:
                 t0, c0 = time.perf_counter(), time.process_time()
-                scores = evaluate(trainer.model, tokenizer, held_out, cfg)
+                scores = score(trainer.model)
                 scores.update(step=state.global_step, seconds=round(time.perf_counter() - t0, 2), cpu_seconds=round(time.process_time() - c0, 2))
                 with open(out / "evals.jsonl", "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(scores) + "\n")
