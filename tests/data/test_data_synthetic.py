@@ -143,6 +143,22 @@ def test_knobs_are_honoured():
     assert {t["name"] for t in weather.tools} >= {"get_weather", "add_numbers"} and len(weather.tools) == 8
 
 
+def test_fixed_think_style_keeps_everything_but_the_thought():
+    varied = SyntheticWorld(SyntheticConfig(p_parallel=0.2)).sample(300)
+    fixed = SyntheticWorld(SyntheticConfig(p_parallel=0.2, think_style="fixed")).sample(300)
+    fixed_phrases = set()
+    for a, b in zip(varied, fixed, strict=True):
+        assert (a.messages, a.tools, a.gold_calls, a.gold_response) == (b.messages, b.tools, b.gold_calls, b.gold_response)
+        if a.gold_calls:
+            fixed_phrases.add(b.gold_think)
+            assert a.gold_calls[0].name in a.gold_think and a.gold_calls[0].name not in b.gold_think
+        else:
+            assert a.gold_think == b.gold_think  # chit-chat and unserved thoughts are not touched
+    assert 3 <= len(fixed_phrases) <= 5
+    with pytest.raises(ValueError, match="think_style"):
+        SyntheticConfig(think_style="long")
+
+
 def test_difficulty_controls_distractor_domains():
     def same_domain_share(difficulty):
         world = SyntheticWorld(SyntheticConfig(difficulty=difficulty, p_no_call=0.0, p_parallel=0.0))

@@ -9,7 +9,8 @@ templates of a tool with slot values; the gold answer, in ToolRL's output format
 * two calls in one block (a request with two parts), or
 * no call: a ``<response>`` only, for chit-chat or for a request none of the listed tools can serve.
 
-The ``<think>`` text varies (several phrasings that mention the slot values) while the calls are
+The ``<think>`` text varies (several phrasings that mention the slot values; ``think_style="fixed"``: five
+fixed phrasings that name neither tool nor value) while the calls are
 fixed by the request: reasoning is high-entropy, calls low-entropy, as in real data.
 
 Splits: ``train``; ``validation`` and ``test``, held-out *requests* (no prompt of either repeats a
@@ -318,6 +319,16 @@ _THINK_PARALLEL = (
     "The user asks two things, so two calls: {tool1} and {tool2}.",
     "First {tool1} ({args1}), then {tool2} ({args2}).",
 )
+# think_style="fixed": five fixed phrasings that name neither the tool nor a value (the calibration's world in
+# the demo docs): the <think> text is then easy to copy and tells RL nothing about the call.
+_THINK_FIXED = (
+    "I should use a tool for this.",
+    "One of the listed tools can do this.",
+    "This needs a tool call.",
+    "Let me call the right tool.",
+    "A tool can answer this.",
+)
+THINK_STYLES = ("varied", "fixed")
 _THINK_CHAT = (
     "Just chatting; no tool needed.",
     "Small talk. I reply directly.",
@@ -417,6 +428,14 @@ class SyntheticConfig:
         default=None, metadata={"help": "Restrict the world to these domains (None = all seven)."}
     )
     with_think: bool = field(default=True, metadata={"help": "Give gold answers a <think> text."})
+    think_style: str = field(
+        default="varied",
+        metadata={
+            "help": "'varied' = call thoughts in several phrasings that restate the tool and slot values (today's "
+            "world); 'fixed' = five fixed phrasings naming neither (chit-chat and unserved thoughts unchanged). "
+            "Requests, tool lists and gold calls are the same for both."
+        },
+    )
     think_filler: int = field(
         default=0,
         metadata={
@@ -448,6 +467,8 @@ class SyntheticConfig:
         for name in ("n_train", "n_validation", "n_test", "n_novel"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.think_style not in THINK_STYLES:
+            raise ValueError(f"think_style must be one of {THINK_STYLES}, got {self.think_style!r}")
         if self.think_filler < 0:
             raise ValueError(f"think_filler must be >= 0, got {self.think_filler}")
         if self.think_filler_entropy not in FILLER_ENTROPY:
@@ -622,7 +643,11 @@ class SyntheticWorld:
     ) -> str | None:
         if not self.config.with_think:
             return None
-        text = rng.choice(phrasings).format(**slots)
+        template = rng.choice(phrasings)
+        if self.config.think_style == "fixed" and phrasings in (_THINK_CALL, _THINK_PARALLEL):
+            # Same draw from rng as "varied" (so every later draw is unchanged), mapped to a fixed phrasing.
+            template = _THINK_FIXED[phrasings.index(template) % len(_THINK_FIXED)]
+        text = template.format(**slots)
         if filler is not None:
             cfg = self.config
             n = filler.randint(cfg.think_filler // 2, cfg.think_filler)
