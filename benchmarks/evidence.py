@@ -265,33 +265,27 @@ def run_matrix(preset: EvidencePreset, out: Path) -> list[tuple[str, dict[str, A
         for name in preset.conditions:
             if CONDITIONS[name].agent:
                 cfg = agent_config(preset, out / name)
-                for arm in preset.arms:
-                    spec = {
-                        "kind": "agent",
-                        "agent": to_plain(cfg),
-                        "budgets": list(condition_budgets(preset, name)),
-                        "probe_every": preset.agent_probe_every,
-                        "probe_chunks": preset.base.probe_chunks,
-                        "arm": arm,
-                        "seed": seed,
-                        "out": str(out / name),
-                        "start": str(out / name / "start" / "sft"),
-                        "ablations": lc.ARMS[arm],
-                        "rl_overrides": lc.ARM_RL.get(arm, {}),
-                    }
-                    tasks.append((f"{name}/{arm}/seed{seed}", spec, out / name / "runs" / arm / f"seed{seed}"))
-                continue
-            cp = condition_preset(preset, name)
+                extra = {
+                    "kind": "agent",
+                    "agent": to_plain(cfg),
+                    "budgets": list(condition_budgets(preset, name)),
+                    "probe_every": preset.agent_probe_every,
+                    "probe_chunks": preset.base.probe_chunks,
+                }
+            else:
+                extra = {
+                    "preset": asdict(condition_preset(preset, name)),
+                    "eval_max_new_tokens": demo_config(preset, name, out).eval_max_new_tokens,
+                }
             for arm in preset.arms:
                 spec = {
-                    "preset": asdict(cp),
+                    **extra,
                     "arm": arm,
                     "seed": seed,
                     "out": str(out / name),
                     "start": str(out / name / "start" / "sft"),
                     "ablations": lc.ARMS[arm],
                     "rl_overrides": lc.ARM_RL.get(arm, {}),
-                    "eval_max_new_tokens": demo_config(preset, name, out).eval_max_new_tokens,
                 }
                 tasks.append((f"{name}/{arm}/seed{seed}", spec, out / name / "runs" / arm / f"seed{seed}"))
     return tasks
